@@ -1,0 +1,165 @@
+/**
+ * Shared plumbing for the benchmark peer servers (issue 4): argument parsing,
+ * the Redis subscription every peer makes, and a supervisor that starts K
+ * server processes, announces readiness once all of them listen, and never
+ * leaves a process behind.
+ *
+ * Not part of the regular test suite; used by scripts/bench only.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { isUtf8 } from 'node:buffer';
+import Redis from 'ioredis';
+
+/** The Redis channel every server under comparison subscribes to. */
+export const BROADCAST_CHANNEL = 'herald:broadcast';
+
+export interface PeerOptions {
+  port: number;
+  host: string;
+  redis: string;
+  processes: number;
+}
+
+/**
+ * `--port P --redis URL --processes K [--host H]`, falling back to the env vars
+ * PORT, REDIS_URL, PROCESSES, HOST. Host defaults to 127.0.0.1: the benchmark
+ * only ever talks over loopback.
+ */
+export function parsePeerArgs(argv = process.argv.slice(2), env = process.env): PeerOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) throw new Error(`unexpected argument: ${argv[i]}`);
+    flags.set(m[1], m[2] ?? argv[++i] ?? '');
+  }
+  const port = Number(flags.get('port') ?? env.PORT ?? 9001);
+  const processes = Number(flags.get('processes') ?? env.PROCESSES ?? 2);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad --port ${port}`);
+  if (!Number.isInteger(processes) || processes < 1) throw new Error(`bad --processes ${processes}`);
+  return {
+    port,
+    processes,
+    host: flags.get('host') ?? env.HOST ?? '127.0.0.1',
+    redis: flags.get('redis') ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
+
+/**
+ * Subscribes to the broadcast channel and hands every message over as the raw
+ * bytes that were published, plus whether they are valid UTF-8 (text frame) or
+ * not (binary frame). Resolves once the subscription is confirmed by Redis, so
+ * a "ready" peer never misses a message published after it said so.
+ */
+export async function subscribeBroadcast(
+  url: string,
+  onMessage: (data: Buffer, isText: boolean) => void,
+): Promise<Redis> {
+  const sub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+  // 'messageBuffer' rather than 'message': the payload must reach clients byte
+  // for byte, and a string round trip would mangle anything that is not UTF-8.
+  sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    onMessage(message, isUtf8(message));
+  });
+  sub.on('error', (err) => console.error(`[peer ${process.pid}] redis: ${err.message}`));
+  await sub.connect();
+  await sub.subscribe(BROADCAST_CHANNEL);
+  return sub;
+}
+
+/**
+ * For child server processes: exit when the supervisor goes away, even if it
+ * was SIGKILLed and could not tell us (the IPC channel closes with it).
+ */
+export function exitWithParent(): void {
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
+}
+
+/** For child server processes: tell the supervisor this process listens and is subscribed. */
+export function reportReady(): void {
+  if (process.send) process.send({ ready: true });
+}
+
+/** What the supervisor needs of a server process, whichever way it was started. */
+export interface ChildHandle {
+  pid: number;
+  /** Resolves when the process reports that it listens and is subscribed. */
+  ready: Promise<void>;
+  /** Resolves when the process has exited, with a short description. */
+  exited: Promise<string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Adapts a Node child (child_process.fork or cluster worker's .process) that reports ready over IPC. */
+export function ipcChild(child: ChildProcess): ChildHandle {
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (msg: unknown) => {
+      if (msg && typeof msg === 'object' && (msg as { ready?: unknown }).ready === true) resolve();
+    });
+    void exited.then((how) => reject(new Error(`process ${child.pid} exited before ready (${how})`)));
+  });
+  ready.catch(() => undefined); // reported through the supervisor, not as an unhandled rejection
+  return { pid: child.pid!, ready, exited, kill: (sig) => void child.kill(sig) };
+}
+
+export interface SuperviseOptions {
+  peer: string;
+  opts: PeerOptions;
+  children: ChildHandle[];
+  /**
+   * Processes whose memory and CPU count as "the server". For cluster peers the
+   * primary accepts every connection and hands it to a worker, so it is part of
+   * the server; for SO_REUSEPORT peers the supervisor only waits, so it is not.
+   */
+  includeSelf: boolean;
+}
+
+/**
+ * Waits for every child to be ready, prints one JSON ready line on stdout, then
+ * keeps them running. On SIGTERM/SIGINT, or if any child dies, stops all of them
+ * (SIGTERM, then SIGKILL after 5 s) and exits: nothing is ever left behind.
+ */
+export function supervise({ peer, opts, children, includeSelf }: SuperviseOptions): void {
+  let stopping = false;
+
+  const stop = async (reason: string, code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      if (code !== 0) console.error(`[${peer}] stopping: ${reason}`);
+      for (const c of children) c.kill('SIGTERM');
+      const killer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 5000);
+      await Promise.all(children.map((c) => c.exited));
+      clearTimeout(killer);
+      process.exit(code);
+    }
+    return new Promise<never>(() => undefined);
+  };
+
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  // If our own stdout goes away (harness died), do not linger.
+  process.stdout.on('error', () => void stop('stdout closed', 1));
+  for (const c of children) {
+    void c.exited.then((how) => stop(`process ${c.pid} exited (${how})`, 1));
+  }
+
+  Promise.all(children.map((c) => c.ready)).then(
+    () => {
+      const pids = children.map((c) => c.pid);
+      const line = {
+        ready: true,
+        peer,
+        port: opts.port,
+        processes: children.length,
+        pids: includeSelf ? [process.pid, ...pids] : pids,
+        supervisorPid: process.pid,
+      };
+      process.stdout.write(JSON.stringify(line) + '\n');
+    },
+    (err: Error) => void stop(err.message, 1),
+  );
+}
