@@ -1,0 +1,75 @@
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import { BrokerUnavailableError, type BrokerPublisher } from '../broker/broker';
+import type { HeraldConfig } from '../config';
+import type { WorkerSnapshot } from '../lifecycle/supervisor';
+import type { Logger } from '../logger';
+import { isValidTopic } from '../protocol/topics';
+import { clusterStatus } from './cluster-status';
+import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util';
+
+export interface AdminDeps {
+  config: HeraldConfig;
+  log: Logger;
+  publisher: BrokerPublisher;
+  snapshot: () => Promise<WorkerSnapshot[]>;
+}
+
+function authorized(header: string | undefined, apiKey: string): boolean {
+  if (apiKey === '') return true;
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(apiKey);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/**
+ * The admin HTTP server of the primary: POST /publish, GET /health, GET /stats.
+ * Plain node:http, so it never shares the gateway's SO_REUSEPORT port group.
+ */
+export function createAdminServer(deps: AdminDeps): http.Server {
+  const { config, log, publisher, snapshot } = deps;
+
+  const publish = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    if (!authorized(req.headers.authorization, config.admin.apiKey)) {
+      return sendJson(res, 401, { error: 'missing or wrong API key: send Authorization: Bearer <key>' });
+    }
+    const topic = url.searchParams.get('topic') ?? '';
+    if (!isValidTopic(topic)) return sendJson(res, 400, { error: 'topic must be 1 to 128 characters of [A-Za-z0-9_.:-]' });
+    let payload: Buffer;
+    try {
+      payload = await readBody(req, config.admin.maxPublishBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: `payload over ${config.admin.maxPublishBytes} bytes` });
+      throw err;
+    }
+    try {
+      await publisher.publish(topic, payload);
+    } catch (err) {
+      if (err instanceof BrokerUnavailableError) return sendJson(res, 503, { error: `not published: ${err.message}` });
+      throw err;
+    }
+    sendJson(res, 202, { published: true, topic, bytes: payload.length });
+  };
+
+  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void> = {
+    'POST /publish': publish,
+    'GET /health': async (_req, res) => {
+      const status = clusterStatus(config.broker, publisher, await snapshot());
+      sendJson(res, status.healthy ? 200 : 503, { status: status.healthy ? 'ok' : 'unhealthy', reasons: status.reasons, workers: status.workers, broker: status.broker });
+    },
+    'GET /stats': async (_req, res) => {
+      sendJson(res, 200, clusterStatus(config.broker, publisher, await snapshot()));
+    },
+  };
+
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const route = routes[`${req.method} ${url.pathname}`];
+    if (!route) return sendText(res, 404, 'not found\n');
+    Promise.resolve(route(req, res, url)).catch((err: Error) => {
+      log.error({ err: err.message, path: url.pathname }, 'admin request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+}

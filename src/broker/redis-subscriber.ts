@@ -1,0 +1,74 @@
+import Redis from 'ioredis';
+import type { Logger } from '../logger';
+import type { BrokerState, BrokerSubscriber, MessageHandler, StateHandler } from './broker';
+import { redisRetryDelay } from './redis-options';
+
+/**
+ * One ioredis connection in subscriber mode per worker. It subscribes to
+ * <prefix><topic> for every topic that has local subscribers (plus the ones
+ * pinned at start), and ioredis re-subscribes them all after a reconnect, so
+ * delivery resumes by itself when Redis comes back.
+ */
+export class RedisSubscriber implements BrokerSubscriber {
+  readonly needsTopicInterest = true;
+  private readonly redis: Redis;
+  private current: BrokerState = 'connecting';
+  private connectedOnce = false;
+  reconnects = 0;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly onMessage: MessageHandler,
+    private readonly onState: StateHandler,
+    private readonly log: Logger,
+  ) {
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      autoResubscribe: true,
+      maxRetriesPerRequest: null,
+      retryStrategy: redisRetryDelay,
+      connectionName: `herald-sub-${process.pid}`,
+    });
+    this.redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      // Channel names are ASCII (topic rules), so latin1 is an exact, cheap decode.
+      this.onMessage(channel.toString('latin1', this.prefix.length), message);
+    });
+    this.redis.on('ready', () => {
+      if (this.connectedOnce) this.reconnects++;
+      this.connectedOnce = true;
+      this.setState('connected');
+    });
+    this.redis.on('close', () => this.setState(this.current === 'closed' ? 'closed' : 'disconnected'));
+    this.redis.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis subscriber error'));
+  }
+
+  get state(): BrokerState {
+    return this.current;
+  }
+
+  start(): void {
+    this.redis.connect().catch((err: Error) => {
+      this.setState('disconnected', err.message);
+    });
+  }
+
+  subscribe(topic: string): void {
+    this.redis.subscribe(this.prefix + topic).catch((err: Error) => this.log.warn({ topic, err: err.message }, 'subscribe failed'));
+  }
+
+  unsubscribe(topic: string): void {
+    this.redis.unsubscribe(this.prefix + topic).catch((err: Error) => this.log.warn({ topic, err: err.message }, 'unsubscribe failed'));
+  }
+
+  async close(): Promise<void> {
+    this.setState('closed');
+    this.redis.disconnect();
+  }
+
+  private setState(state: BrokerState, detail?: string): void {
+    if (state === this.current || this.current === 'closed') return;
+    this.current = state;
+    this.onState(state, detail);
+  }
+}

@@ -1,0 +1,330 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import convict from 'convict';
+
+/**
+ * The one configuration schema. Every knob has a doc string, a default, an
+ * environment variable and a validator. Precedence (lowest first): defaults,
+ * config/default.json, config/<NODE_ENV>.json, the file named by HERALD_CONFIG,
+ * environment variables.
+ */
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+}
+
+function oneOf(values: readonly string[]) {
+  return (value: unknown) => {
+    if (!values.includes(value as string)) throw new Error(`must be one of ${values.join(', ')}`);
+  };
+}
+
+function intRange(min: number, max: number, extra?: (v: number) => string | undefined) {
+  return (value: unknown) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`must be an integer from ${min} to ${max}`);
+    }
+    const problem = extra?.(value);
+    if (problem) throw new Error(problem);
+  };
+}
+
+// convict's own Boolean turns any unknown string into true; a typo must fail instead.
+convict.addFormat({
+  name: 'strict-boolean',
+  coerce: (value: unknown) => (value === 'true' ? true : value === 'false' ? false : value),
+  validate(value: unknown) {
+    if (typeof value !== 'boolean') throw new Error('must be true or false');
+  },
+});
+
+const schema = {
+  env: {
+    doc: 'Deployment environment; selects config/<env>.json.',
+    format: oneOf(['development', 'production', 'test']),
+    default: 'development',
+    env: 'NODE_ENV',
+  },
+  host: {
+    doc: 'Address the WebSocket workers listen on.',
+    format: String,
+    default: '0.0.0.0',
+    env: 'HERALD_HOST',
+  },
+  port: {
+    doc: 'Port the WebSocket workers share (SO_REUSEPORT). Clients connect to ws://HOST:PORT/ws.',
+    format: 'port',
+    default: 8080,
+    env: 'HERALD_PORT',
+  },
+  workers: {
+    doc: 'Number of gateway worker processes; 0 means one per CPU core. Raise it past the core count to get past a per-process open-file limit.',
+    format: intRange(0, 1024),
+    default: 0,
+    env: 'HERALD_WORKERS',
+  },
+  broker: {
+    doc: 'Fan-out broker: "local" relays publishes through the primary (single host, no Redis); "redis" uses Redis pub/sub so several heralds share one stream.',
+    format: oneOf(['local', 'redis']),
+    default: 'local' as 'local' | 'redis',
+    env: 'HERALD_BROKER',
+  },
+  redis: {
+    url: {
+      doc: 'Redis URL used by the redis broker (redis://[:password@]host:port[/db]).',
+      format: (value: unknown) => {
+        if (typeof value !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(value)) {
+          throw new Error('must be a redis:// or rediss:// URL');
+        }
+      },
+      default: 'redis://127.0.0.1:6379',
+      env: 'HERALD_REDIS_URL',
+      sensitive: true,
+    },
+    prefix: {
+      doc: 'Prefix of the Redis pub/sub channels: PUBLISH <prefix><topic> <payload> reaches subscribers of <topic>.',
+      format: (value: unknown) => {
+        if (typeof value !== 'string' || value.length > 64 || /[\s*?[\]]/.test(value)) {
+          throw new Error('must be a string of at most 64 characters without spaces or glob characters');
+        }
+      },
+      default: 'herald:',
+      env: 'HERALD_REDIS_PREFIX',
+    },
+  },
+  admin: {
+    host: {
+      doc: 'Address of the admin HTTP server (publish, health, stats). A non-loopback address requires admin.apiKey.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'HERALD_ADMIN_HOST',
+    },
+    port: {
+      doc: 'Port of the admin HTTP server in the primary process.',
+      format: 'port',
+      default: 9090,
+      env: 'HERALD_ADMIN_PORT',
+    },
+    apiKey: {
+      doc: 'When set, POST /publish requires "Authorization: Bearer <apiKey>".',
+      format: String,
+      default: '',
+      env: 'HERALD_API_KEY',
+      sensitive: true,
+    },
+    maxPublishBytes: {
+      doc: 'Largest payload accepted by POST /publish, in bytes.',
+      format: intRange(1, 64 * 1024 * 1024),
+      default: 1024 * 1024,
+      env: 'HERALD_MAX_PUBLISH_BYTES',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level (pino).',
+      format: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      default: 'info',
+      env: 'HERALD_LOG_LEVEL',
+    },
+  },
+  topics: {
+    maxPerConnection: {
+      doc: 'Most topics a client may request in ?topics= (the implicit "broadcast" is not counted).',
+      format: intRange(0, 1024),
+      default: 32,
+      env: 'HERALD_MAX_TOPICS',
+    },
+  },
+  clientFrames: {
+    maxBytes: {
+      doc: 'Largest frame a client may send; a larger one closes the connection (close code 1009). Clients are expected to be silent.',
+      format: intRange(16, 16 * 1024 * 1024),
+      default: 1024,
+      env: 'HERALD_MAX_CLIENT_FRAME_BYTES',
+    },
+    maxPerWindow: {
+      doc: 'Most messages a client may send per clientFrames.windowSeconds; exceeding it closes the connection (close code 4400).',
+      format: intRange(1, 1_000_000),
+      default: 20,
+      env: 'HERALD_MAX_CLIENT_MESSAGES',
+    },
+    windowSeconds: {
+      doc: 'Length of the client message rate window, in seconds.',
+      format: intRange(1, 3600),
+      default: 10,
+      env: 'HERALD_CLIENT_MESSAGE_WINDOW',
+    },
+  },
+  liveness: {
+    idleTimeoutSeconds: {
+      doc: 'A connection with no traffic for this long is closed; with sendPings the server pings before that. 0 disables. uWS needs a multiple of 4 (at least 8).',
+      format: intRange(0, 960, (v) => (v !== 0 && (v < 8 || v % 4 !== 0) ? 'must be 0 or a multiple of 4 of at least 8' : undefined)),
+      default: 120,
+      env: 'HERALD_IDLE_TIMEOUT',
+    },
+    sendPings: {
+      doc: 'Send WebSocket pings automatically so idle but live clients are kept and dead peers are reaped.',
+      format: 'strict-boolean',
+      default: true,
+      env: 'HERALD_SEND_PINGS',
+    },
+  },
+  slowConsumer: {
+    maxBufferedBytes: {
+      doc: 'Per-connection send buffer limit. Past it the slowConsumer.policy applies.',
+      format: intRange(1024, 1024 * 1024 * 1024),
+      default: 256 * 1024,
+      env: 'HERALD_MAX_BUFFERED_BYTES',
+    },
+    policy: {
+      doc: '"skip": messages for a connection over the limit are dropped until it catches up; "close": it is closed with code 4002 so it can reconnect (and recover).',
+      format: oneOf(['skip', 'close']),
+      default: 'close' as 'skip' | 'close',
+      env: 'HERALD_SLOW_CONSUMER_POLICY',
+    },
+  },
+  capacity: {
+    maxConnectionsPerWorker: {
+      doc: 'Cap on WebSocket connections per worker; 0 derives it from the open-file limit minus capacity.fdReserve.',
+      format: intRange(0, 10_000_000),
+      default: 0,
+      env: 'HERALD_MAX_CONNECTIONS_PER_WORKER',
+    },
+    fdReserve: {
+      doc: 'File descriptors each worker keeps free (for Redis, logs and in-flight handshakes); upgrades past the limit get HTTP 503.',
+      format: intRange(16, 100_000),
+      default: 256,
+      env: 'HERALD_FD_RESERVE',
+    },
+    targetConnections: {
+      doc: 'Connections this box is meant to hold; start-up checks kernel limits against it and prints the lines to fix them.',
+      format: intRange(1, 100_000_000),
+      default: 1_000_000,
+      env: 'HERALD_TARGET_CONNECTIONS',
+    },
+  },
+  clock: {
+    intervalSeconds: {
+      doc: 'Publish the server time to clock.topic every N seconds (the C1M article used 60). 0 disables.',
+      format: intRange(0, 86_400),
+      default: 0,
+      env: 'HERALD_CLOCK_INTERVAL',
+    },
+    topic: {
+      doc: 'Topic the clock publisher publishes to.',
+      format: String,
+      default: 'broadcast',
+      env: 'HERALD_CLOCK_TOPIC',
+    },
+  },
+  shutdown: {
+    timeoutSeconds: {
+      doc: 'How long the primary waits for workers to drain and exit on SIGTERM/SIGINT before killing them.',
+      format: intRange(1, 3600),
+      default: 30,
+      env: 'HERALD_SHUTDOWN_TIMEOUT',
+    },
+    closeRatePerSecond: {
+      doc: 'Connections each worker closes per second while draining (close code 1001), so clients do not all reconnect at once.',
+      format: intRange(1, 10_000_000),
+      default: 20_000,
+      env: 'HERALD_DRAIN_RATE',
+    },
+  },
+  respawn: {
+    minDelayMs: {
+      doc: 'Delay before respawning a crashed worker; doubles for each crash in a row.',
+      format: intRange(0, 600_000),
+      default: 200,
+      env: 'HERALD_RESPAWN_MIN_DELAY_MS',
+    },
+    maxDelayMs: {
+      doc: 'Longest delay between respawns of a crashing worker.',
+      format: intRange(0, 3_600_000),
+      default: 30_000,
+      env: 'HERALD_RESPAWN_MAX_DELAY_MS',
+    },
+  },
+};
+
+type Widen<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : T;
+type ValuesOf<S> = {
+  readonly [K in keyof S]: S[K] extends { default: infer D } ? (D extends 'local' | 'redis' | 'skip' | 'close' ? D : Widen<D>) : ValuesOf<S[K]>;
+};
+
+export type HeraldConfig = ValuesOf<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Folder holding default.json, production.json, test.json. */
+export const CONFIG_DIR = path.resolve(__dirname, '..', '..', 'config');
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Rules that span several keys, which convict's per-key validators cannot see. */
+function crossCheck(config: HeraldConfig): void {
+  if (!isLoopback(config.admin.host) && config.admin.apiKey === '') {
+    throw new ConfigError(
+      `admin.host: ${config.admin.host} is not a loopback address, so admin.apiKey (HERALD_API_KEY) must be set`,
+    );
+  }
+  if (config.respawn.maxDelayMs < config.respawn.minDelayMs) {
+    throw new ConfigError('respawn.maxDelayMs: must be at least respawn.minDelayMs');
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(config.clock.topic)) {
+    throw new ConfigError('clock.topic: must be 1 to 128 characters of [A-Za-z0-9_.:-]');
+  }
+}
+
+/**
+ * Loads and validates the configuration. Throws ConfigError naming the key and
+ * the reason on any invalid value, unknown key or unreadable file.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): HeraldConfig {
+  try {
+    const c = convict(schema, { env, args: [] });
+    const files = [
+      path.join(CONFIG_DIR, 'default.json'),
+      path.join(CONFIG_DIR, `${c.get('env')}.json`),
+    ].filter((f) => fs.existsSync(f));
+    if (env.HERALD_CONFIG) {
+      if (!fs.existsSync(env.HERALD_CONFIG)) throw new ConfigError(`HERALD_CONFIG: file not found: ${env.HERALD_CONFIG}`);
+      files.push(env.HERALD_CONFIG);
+    }
+    c.loadFile(files);
+    c.validate({ allowed: 'strict' });
+    const config = c.getProperties() as unknown as HeraldConfig;
+    crossCheck(config);
+    return deepFreeze(config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError((err as Error).message.replace(/\s+/g, ' ').trim());
+  }
+}
+
+/** For the README's reference table: every key with its doc, default and env var. */
+export function describeSchema(): { key: string; env: string; default: unknown; doc: string }[] {
+  const rows: { key: string; env: string; default: unknown; doc: string }[] = [];
+  const walk = (node: Record<string, unknown>, prefix: string) => {
+    for (const [name, value] of Object.entries(node)) {
+      const entry = value as Record<string, unknown>;
+      if ('doc' in entry && 'default' in entry) {
+        rows.push({ key: prefix + name, env: String(entry.env ?? ''), default: entry.default, doc: String(entry.doc) });
+      } else {
+        walk(entry, `${prefix}${name}.`);
+      }
+    }
+  };
+  walk(schema, '');
+  return rows;
+}

@@ -1,0 +1,52 @@
+import type { BrokerState } from '../broker/broker';
+
+/** Counters one worker keeps and reports to the primary. Plain numbers: the fan-out path only increments. */
+export interface WorkerStats {
+  pid: number;
+  workerId: number;
+  connections: number;
+  capacity: number;
+  accepting: boolean;
+  upgradesAccepted: number;
+  upgradesRefused: Record<string, number>;
+  /** Messages this worker received from the broker. */
+  messagesPublished: number;
+  /** Sum over those messages of the sockets each was handed to. */
+  messagesDelivered: number;
+  slowConsumerCloses: number;
+  clientFloodCloses: number;
+  oversizedFrameCloses: number;
+  lastFanoutMicros: number;
+  maxFanoutMicros: number;
+  brokerState: BrokerState;
+  brokerReconnects: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export function newWorkerStats(workerId: number): WorkerStats {
+  return {
+    pid: process.pid,
+    workerId,
+    connections: 0,
+    capacity: 0,
+    accepting: false,
+    upgradesAccepted: 0,
+    upgradesRefused: {},
+    messagesPublished: 0,
+    messagesDelivered: 0,
+    slowConsumerCloses: 0,
+    clientFloodCloses: 0,
+    oversizedFrameCloses: 0,
+    lastFanoutMicros: 0,
+    maxFanoutMicros: 0,
+    brokerState: 'connecting',
+    brokerReconnects: 0,
+    rssBytes: 0,
+    heapUsedBytes: 0,
+  };
+}
+
+export function countRefusal(stats: WorkerStats, reason: string): void {
+  stats.upgradesRefused[reason] = (stats.upgradesRefused[reason] ?? 0) + 1;
+}

@@ -1,0 +1,168 @@
+import cluster, { type Worker } from 'node:cluster';
+import path from 'node:path';
+import type { HeraldConfig } from '../config';
+import type { WorkerStats } from '../hub/worker-stats';
+import type { Logger } from '../logger';
+import { isToPrimary, type ToWorker } from './ipc';
+
+/** A worker slot: the slot survives its worker, so a respawn keeps the id and the crash history. */
+interface Slot {
+  id: number;
+  worker?: Worker;
+  listening: boolean;
+  startedAt: number;
+  crashesInARow: number;
+  respawnTimer?: NodeJS.Timeout;
+}
+
+export interface WorkerSnapshot {
+  id: number;
+  pid?: number;
+  up: boolean;
+  stats?: WorkerStats;
+}
+
+/** A worker that has run this long is healthy; its next crash starts the backoff over. */
+const STABLE_AFTER_MS = 30_000;
+const STATS_TIMEOUT_MS = 1000;
+
+/**
+ * Forks the gateway workers, respawns crashed ones with exponential backoff,
+ * answers stats queries and runs the ordered shutdown. Owns no client socket.
+ */
+export class Supervisor {
+  private readonly slots: Slot[] = [];
+  private shuttingDown = false;
+  private everReady = false;
+  private nextStatsId = 1;
+  private readonly pendingStats = new Map<number, (stats: WorkerStats) => void>();
+  private resolveReady!: () => void;
+  private rejectReady!: (err: Error) => void;
+  /** Resolves once every worker listens for the first time; rejects on a start-up failure. */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    this.resolveReady = resolve;
+    this.rejectReady = reject;
+  });
+
+  constructor(private readonly config: HeraldConfig, private readonly workerCount: number, private readonly log: Logger) {}
+
+  start(): void {
+    cluster.setupPrimary({
+      exec: path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js'),
+      serialization: 'advanced',
+    });
+    for (let id = 0; id < this.workerCount; id++) {
+      const slot: Slot = { id, listening: false, startedAt: 0, crashesInARow: 0 };
+      this.slots.push(slot);
+      this.fork(slot);
+    }
+  }
+
+  /** Hands one message to every live worker (the local broker's relay). */
+  sendToAll(msg: ToWorker): void {
+    for (const slot of this.slots) {
+      if (slot.worker?.isConnected()) slot.worker.send(msg);
+    }
+  }
+
+  /** Current state of every slot, with fresh stats from each live worker (1 s timeout). */
+  async snapshot(): Promise<WorkerSnapshot[]> {
+    return Promise.all(
+      this.slots.map(async (slot) => {
+        const worker = slot.worker;
+        const up = Boolean(worker?.isConnected() && slot.listening);
+        if (!worker || !up) return { id: slot.id, pid: worker?.process.pid, up: false };
+        const stats = await this.requestStats(worker);
+        return { id: slot.id, pid: worker.process.pid, up: stats !== undefined, stats };
+      }),
+    );
+  }
+
+  /** Ordered shutdown: every worker drains and exits; stragglers are killed after the timeout. */
+  async shutdown(closeCode: number, reason: string): Promise<{ forced: boolean }> {
+    this.shuttingDown = true;
+    const live = this.slots.filter((s) => s.worker && !s.worker.isDead());
+    for (const slot of this.slots) clearTimeout(slot.respawnTimer);
+    const exits = live.map((s) => new Promise<void>((resolve) => s.worker!.once('exit', () => resolve())));
+    for (const slot of live) {
+      if (slot.worker!.isConnected()) slot.worker!.send({ type: 'shutdown', closeCode, reason } satisfies ToWorker);
+      else slot.worker!.process.kill('SIGTERM');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.config.shutdown.timeoutSeconds * 1000);
+    });
+    const forced = await Promise.race([Promise.all(exits).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (forced) {
+      this.log.warn({ timeoutSeconds: this.config.shutdown.timeoutSeconds }, 'workers did not stop in time: killing them');
+      this.killAll();
+    }
+    return { forced };
+  }
+
+  /** Immediate stop, for a second signal. */
+  killAll(): void {
+    for (const slot of this.slots) {
+      clearTimeout(slot.respawnTimer);
+      if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+    }
+  }
+
+  private fork(slot: Slot): void {
+    const worker = cluster.fork({ HERALD_WORKER_ID: String(slot.id) });
+    slot.worker = worker;
+    slot.listening = false;
+    slot.startedAt = Date.now();
+    worker.on('message', (msg: unknown) => {
+      if (!isToPrimary(msg)) return;
+      if (msg.type === 'listening') {
+        slot.listening = true;
+        if (!this.everReady && this.slots.every((s) => s.listening)) {
+          this.everReady = true;
+          this.resolveReady();
+        }
+      } else if (msg.type === 'stats') {
+        this.pendingStats.get(msg.id)?.(msg.stats);
+      } else if (msg.type === 'fatal') {
+        // A worker that cannot start (port taken, no native transport, bad config) will not
+        // start on a retry either; respawning it would only loop.
+        this.log.fatal({ worker: slot.id, error: msg.message }, 'worker failed to start');
+        this.rejectReady(new Error(msg.message));
+      }
+    });
+    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.listening = false;
+    if (this.shuttingDown) return;
+    // A start-up failure of the first generation stops herald (see 'fatal'); later ones back off.
+    if (code === 78 && !this.everReady) return;
+    const ranFor = Date.now() - slot.startedAt;
+    slot.crashesInARow = ranFor > STABLE_AFTER_MS ? 1 : slot.crashesInARow + 1;
+    const { minDelayMs, maxDelayMs } = this.config.respawn;
+    const delay = Math.min(maxDelayMs, minDelayMs * 2 ** (slot.crashesInARow - 1));
+    this.log.error({ worker: slot.id, pid: worker.process.pid, code, signal, ranForMs: ranFor, respawnInMs: delay }, 'worker died; respawning');
+    slot.respawnTimer = setTimeout(() => {
+      if (!this.shuttingDown) this.fork(slot);
+    }, delay);
+  }
+
+  private requestStats(worker: Worker): Promise<WorkerStats | undefined> {
+    const id = this.nextStatsId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingStats.delete(id);
+        resolve(undefined);
+      }, STATS_TIMEOUT_MS);
+      this.pendingStats.set(id, (stats) => {
+        clearTimeout(timer);
+        this.pendingStats.delete(id);
+        resolve(stats);
+      });
+      worker.send({ type: 'stats-request', id } satisfies ToWorker);
+    });
+  }
+}

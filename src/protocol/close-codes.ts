@@ -1,0 +1,27 @@
+/**
+ * Every close code herald sends, in one table. Codes below 4500 (and 1001)
+ * mean "reconnect, with backoff and jitter"; 4500 and up mean "do not reconnect
+ * unchanged": the client must change something first.
+ */
+export const CloseCode = {
+  /** Server shutting down or worker draining: reconnect after a short random delay. */
+  GOING_AWAY: 1001,
+  /** The client sent a frame larger than clientFrames.maxBytes (sent by uWS itself). */
+  MESSAGE_TOO_BIG: 1009,
+  /** Rolling restart: this worker is being replaced; reconnect now (another worker accepts). */
+  RECONNECT: 4000,
+  /** The send buffer passed slowConsumer.maxBufferedBytes under the "close" policy; reconnect. */
+  SLOW_CONSUMER: 4002,
+  /** The client sent more than clientFrames.maxPerWindow messages per window. Do not reconnect unchanged. */
+  CLIENT_FLOOD: 4400,
+} as const;
+
+export type CloseCodeName = keyof typeof CloseCode;
+
+export const CLOSE_CODE_DOCS: Record<CloseCodeName, { reconnect: boolean; reason: string }> = {
+  GOING_AWAY: { reconnect: true, reason: 'server shutting down' },
+  MESSAGE_TOO_BIG: { reconnect: false, reason: 'client frame too large' },
+  RECONNECT: { reconnect: true, reason: 'worker restarting, reconnect' },
+  SLOW_CONSUMER: { reconnect: true, reason: 'slow consumer' },
+  CLIENT_FLOOD: { reconnect: false, reason: 'too many client messages' },
+};

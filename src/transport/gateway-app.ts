@@ -1,0 +1,156 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import type { BrokerSubscriber } from '../broker/broker';
+import type { HeraldConfig } from '../config';
+import type { Logger } from '../logger';
+import type { Uws } from '../native-uws';
+import { CloseCode } from '../protocol/close-codes';
+import { BROADCAST_TOPIC, parseTopicList } from '../protocol/topics';
+import { countRefusal, type WorkerStats } from '../hub/worker-stats';
+import { ClientRateLimiter } from './client-rate-limiter';
+
+/** What a connection carries from upgrade to open. Most carry no extra topics and share one object. */
+interface ConnectionData {
+  topics: readonly string[];
+}
+const NO_EXTRA_TOPICS: ConnectionData = Object.freeze({ topics: Object.freeze([]) });
+
+export interface GatewayDeps {
+  uws: Uws;
+  config: HeraldConfig;
+  log: Logger;
+  stats: WorkerStats;
+  subscriber: BrokerSubscriber;
+  /** Most WebSocket connections this worker takes before answering 503. */
+  capacity: number;
+}
+
+export interface Gateway {
+  readonly app: TemplatedApp;
+  listen(): Promise<number>;
+  /** Closes the listen socket; existing connections stay. */
+  stopAccepting(): void;
+  /** Stops accepting, then closes every connection at a bounded rate. */
+  drain(closeCode: number, reason: string, perSecond: number): Promise<void>;
+}
+
+function refuse(res: HttpResponse, status: string, reason: string): void {
+  // Close the TCP connection too: a refused client must not keep a descriptor.
+  res.writeStatus(status).writeHeader('Content-Type', 'text/plain').end(`${reason}\n`, true);
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { uws, config, log, stats, subscriber, capacity } = deps;
+  const app = uws.App();
+  // Kept only to close connections at a bounded rate on drain; uWS offers no socket iteration.
+  const sockets = new Set<WebSocket<ConnectionData>>();
+  const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
+  let listenSocket: us_listen_socket | null = null;
+  let draining = false;
+  stats.capacity = capacity;
+
+  const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    if (draining) return countRefusal(stats, 'draining'), refuse(res, '503 Service Unavailable', 'server is shutting down');
+    if (stats.connections >= capacity) {
+      countRefusal(stats, 'capacity');
+      return refuse(res, '503 Service Unavailable', 'worker at capacity, retry later');
+    }
+    const key = req.getHeader('sec-websocket-key');
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+      countRefusal(stats, 'bad_request');
+      return refuse(res, '400 Bad Request', 'missing or malformed Sec-WebSocket-Key');
+    }
+    if (req.getHeader('sec-websocket-version') !== '13') {
+      countRefusal(stats, 'bad_request');
+      res.writeStatus('426 Upgrade Required').writeHeader('Sec-WebSocket-Version', '13');
+      return void res.end('unsupported Sec-WebSocket-Version, use 13\n', true);
+    }
+    const parsed = parseTopicList(req.getQuery('topics') ?? '', config.topics.maxPerConnection);
+    if (!parsed.ok) {
+      countRefusal(stats, 'bad_topics');
+      return refuse(res, '400 Bad Request', parsed.reason);
+    }
+    const data = parsed.topics.length === 0 ? NO_EXTRA_TOPICS : { topics: parsed.topics };
+    stats.upgradesAccepted++;
+    res.upgrade(data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  };
+
+  app.ws<ConnectionData>('/ws', {
+    compression: uws.DISABLED,
+    maxPayloadLength: config.clientFrames.maxBytes,
+    idleTimeout: config.liveness.idleTimeoutSeconds,
+    sendPingsAutomatically: config.liveness.sendPings,
+    maxBackpressure: config.slowConsumer.maxBufferedBytes,
+    closeOnBackpressureLimit: config.slowConsumer.policy === 'close' ? 1 : 0,
+    upgrade,
+    open: (ws) => {
+      ws.subscribe(BROADCAST_TOPIC);
+      for (const topic of ws.getUserData().topics) ws.subscribe(topic);
+      sockets.add(ws);
+      stats.connections++;
+    },
+    message: (ws) => {
+      // Herald is push-only: client messages are ignored, but a flood is cut off.
+      if (!limiter.allow(ws)) {
+        stats.clientFloodCloses++;
+        ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
+      }
+    },
+    close: (ws, code) => {
+      sockets.delete(ws);
+      stats.connections--;
+      if (code === CloseCode.MESSAGE_TOO_BIG) stats.oversizedFrameCloses++;
+    },
+    // Redis only needs to hear of a topic while some local connection listens to it.
+    subscription: subscriber.needsTopicInterest
+      ? (_ws, topicBytes, newCount, oldCount) => {
+          if (newCount !== 0 && oldCount !== 0) return;
+          const topic = Buffer.from(topicBytes).toString('latin1');
+          if (topic === BROADCAST_TOPIC) return; // pinned for the worker's lifetime
+          if (oldCount === 0 && newCount > 0) subscriber.subscribe(topic);
+          else if (newCount === 0) subscriber.unsubscribe(topic);
+        }
+      : undefined,
+  });
+
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end('not found: WebSocket endpoint is /ws\n');
+  });
+
+  const listen = () =>
+    new Promise<number>((resolve, reject) => {
+      app.listen(config.host, config.port, (token) => {
+        if (!token) return reject(new Error(`cannot listen on ${config.host}:${config.port} (address in use or not allowed)`));
+        listenSocket = token;
+        stats.accepting = true;
+        resolve(uws.us_socket_local_port(token as never));
+      });
+    });
+
+  const stopAccepting = () => {
+    if (listenSocket) uws.us_listen_socket_close(listenSocket);
+    listenSocket = null;
+    stats.accepting = false;
+  };
+
+  const drain = (closeCode: number, reason: string, perSecond: number) =>
+    new Promise<void>((resolve) => {
+      draining = true;
+      stopAccepting();
+      const tickMs = 50;
+      const perTick = Math.max(1, Math.ceil((perSecond * tickMs) / 1000));
+      log.info({ connections: sockets.size, perSecond }, 'draining connections');
+      const tick = () => {
+        let closed = 0;
+        for (const ws of sockets) {
+          if (closed++ >= perTick) break;
+          sockets.delete(ws);
+          ws.end(closeCode, reason);
+        }
+        if (sockets.size === 0) return resolve();
+        setTimeout(tick, tickMs);
+      };
+      tick();
+    });
+
+  return { app, listen, stopAccepting, drain };
+}

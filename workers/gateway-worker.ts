@@ -1,0 +1,101 @@
+/**
+ * One gateway worker: the only place that creates a worker's parts and wires
+ * them together. Forked by the primary; never run on its own.
+ */
+import { LocalSubscriber } from '../src/broker/local-broker';
+import { RedisSubscriber } from '../src/broker/redis-subscriber';
+import type { BrokerSubscriber, MessageHandler } from '../src/broker/broker';
+import { connectionCapacity, countOpenFds, readOpenFileLimit } from '../src/capacity/fd-limits';
+import { loadConfig } from '../src/config';
+import { Fanout } from '../src/hub/fanout';
+import { newWorkerStats } from '../src/hub/worker-stats';
+import { isToWorker, type ToPrimary } from '../src/lifecycle/ipc';
+import { createLogger } from '../src/logger';
+import { loadNativeUws } from '../src/native-uws';
+import { BROADCAST_TOPIC } from '../src/protocol/topics';
+import { createGateway } from '../src/transport/gateway-app';
+import { FdGuard } from '../src/capacity/fd-guard';
+
+const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
+
+function send(msg: ToPrimary): void {
+  process.send?.(msg);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.log.level, 'worker', workerId);
+  const uws = loadNativeUws();
+  const stats = newWorkerStats(workerId);
+
+  let fanout: Fanout | undefined;
+  const onMessage: MessageHandler = (topic, payload) => fanout?.deliver(topic, payload);
+  const brokerLog = log.child({ component: 'broker' });
+  const subscriber: BrokerSubscriber =
+    config.broker === 'redis'
+      ? new RedisSubscriber(config.redis.url, config.redis.prefix, onMessage, (state, detail) => {
+          stats.brokerState = state;
+          const level = state === 'connected' ? 'info' : 'warn';
+          brokerLog[level]({ state, detail }, `redis subscriber ${state}`);
+        }, brokerLog)
+      : new LocalSubscriber(onMessage);
+
+  const limit = readOpenFileLimit();
+  const capacity = connectionCapacity({
+    softLimit: limit.soft,
+    fdsInUse: countOpenFds() + 8, // the Redis socket and uWS's own descriptors, opened below
+    reserve: config.capacity.fdReserve,
+    configuredMax: config.capacity.maxConnectionsPerWorker,
+  });
+  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity });
+  fanout = new Fanout(gateway.app, stats);
+
+  subscriber.start();
+  subscriber.subscribe(BROADCAST_TOPIC);
+  stats.brokerState = subscriber.state;
+
+  const port = await gateway.listen();
+  const guard = new FdGuard({ gateway, stats, limit: limit.soft, reserve: config.capacity.fdReserve, log });
+  guard.start();
+  log.info({ port, capacity, nofile: limit.soft }, 'worker listening');
+  send({ type: 'listening', port, capacity });
+
+  let stopping = false;
+  const shutdown = async (closeCode: number, reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    guard.stop();
+    await gateway.drain(closeCode, reason, config.shutdown.closeRatePerSecond);
+    await subscriber.close();
+    log.info('worker stopped');
+    log.flush();
+    process.exit(0);
+  };
+
+  process.on('message', (msg: unknown) => {
+    if (!isToWorker(msg)) return;
+    if (msg.type === 'stats-request') {
+      const mem = process.memoryUsage();
+      stats.rssBytes = mem.rss;
+      stats.heapUsedBytes = mem.heapUsed;
+      stats.brokerState = subscriber.state;
+      stats.brokerReconnects = subscriber.reconnects;
+      send({ type: 'stats', id: msg.id, stats });
+    } else if (msg.type === 'shutdown') {
+      void shutdown(msg.closeCode, msg.reason);
+    }
+  });
+  // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  // Primary gone (killed): drain and leave rather than run orphaned.
+  process.on('disconnect', () => void shutdown(1001, 'server shutting down'));
+}
+
+main().catch((err: Error) => {
+  const message = `${err.name}: ${err.message}`;
+  process.stderr.write(`herald worker ${workerId}: ${message}\n`);
+  send({ type: 'fatal', message });
+  // Give the IPC message a moment to leave before exiting.
+  setTimeout(() => process.exit(78), 100);
+});

@@ -1,0 +1,96 @@
+/**
+ * `npm start`: the primary process. It forks the gateway workers, runs the
+ * admin server and the clock, and coordinates shutdown. It owns no client socket.
+ */
+import os from 'node:os';
+import { createAdminServer } from '../src/admin/admin-server';
+import type { BrokerPublisher } from '../src/broker/broker';
+import { LocalPublisher } from '../src/broker/local-broker';
+import { RedisPublisher } from '../src/broker/redis-publisher';
+import { checkKernelLimits } from '../src/capacity/kernel-limits';
+import { connectionCapacity, readOpenFileLimit } from '../src/capacity/fd-limits';
+import { startClock } from '../src/clock/clock-publisher';
+import { ConfigError, loadConfig, type HeraldConfig } from '../src/config';
+import { Supervisor } from '../src/lifecycle/supervisor';
+import { createLogger, type Logger } from '../src/logger';
+import { loadNativeUws } from '../src/native-uws';
+import { CloseCode } from '../src/protocol/close-codes';
+
+/** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 78 configuration or environment error. */
+const EXIT_CONFIG = 78;
+
+function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
+  const limit = readOpenFileLimit();
+  const perWorker = connectionCapacity({ softLimit: limit.soft, fdsInUse: 40, reserve: config.capacity.fdReserve, configuredMax: config.capacity.maxConnectionsPerWorker });
+  log.info({ workers, perWorker, estimate: workers * perWorker, nofile: limit.soft }, `capacity estimate: ${workers} workers x ${perWorker} = ${workers * perWorker} connections`);
+  const findings = checkKernelLimits({ targetConnections: config.capacity.targetConnections, workers, nofileSoft: limit.soft, nofileHard: limit.hard });
+  for (const f of findings) {
+    log.warn({ limit: f.name, current: f.current, wanted: f.wanted }, `${f.name} caps capacity for ${config.capacity.targetConnections} connections; fix: ${f.fix}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let config: HeraldConfig;
+  try {
+    config = loadConfig();
+    loadNativeUws(); // fail here, once, rather than in every worker
+  } catch (err) {
+    process.stderr.write(`herald: ${err instanceof ConfigError ? 'invalid configuration: ' : ''}${(err as Error).message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const log = createLogger(config.log.level, 'primary');
+  const workers = config.workers > 0 ? config.workers : os.availableParallelism();
+  logCapacity(config, workers, log);
+
+  const supervisor = new Supervisor(config, workers, log.child({ component: 'supervisor' }));
+  const publisher: BrokerPublisher =
+    config.broker === 'redis'
+      ? new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' }))
+      : new LocalPublisher((msg) => supervisor.sendToAll(msg));
+  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher, snapshot: () => supervisor.snapshot() });
+  let stopClock = () => {};
+
+  let signals = 0;
+  const stop = async (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: forcing exit');
+      supervisor.killAll();
+      log.flush();
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    stopClock();
+    admin.close();
+    const { forced } = await supervisor.shutdown(CloseCode.GOING_AWAY, 'server shutting down');
+    await publisher.close();
+    log.info({ forced }, 'herald stopped');
+    log.flush();
+    process.exit(forced ? 1 : 0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  supervisor.start();
+  admin.on('error', (err) => {
+    log.fatal({ err: err.message }, `admin server cannot listen on ${config.admin.host}:${config.admin.port}`);
+    supervisor.killAll();
+    process.exit(1);
+  });
+  admin.listen(config.admin.port, config.admin.host);
+
+  try {
+    await supervisor.ready;
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'herald failed to start');
+    supervisor.killAll();
+    log.flush();
+    process.exit(1);
+  }
+  if (config.clock.intervalSeconds > 0) {
+    stopClock = startClock({ publisher, topic: config.clock.topic, intervalSeconds: config.clock.intervalSeconds, log: log.child({ component: 'clock' }) });
+  }
+  log.info({ port: config.port, workers, broker: config.broker, admin: `${config.admin.host}:${config.admin.port}` }, 'herald ready');
+}
+
+void main();
