@@ -43,7 +43,7 @@ class Conn implements FrameState, SeqState {
   constructor(readonly index: number) {}
 }
 
-export interface PoolCounters { connected: number; pending: number; started: number; failed: number; dropped: number; errors: number }
+export interface PoolCounters { connected: number; pending: number; started: number; failed: number; dropped: number; errors: number; settled: boolean }
 
 export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, ProtocolLink<Conn> {
   readonly stats = new ClientStats();
@@ -71,7 +71,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   }
 
   counters(): PoolCounters {
-    return { connected: this.connected, pending: this.pendingSet.size, started: this.launched, failed: this.stats.failed, dropped: this.stats.dropped, errors: this.errorCount };
+    return { connected: this.connected, pending: this.pendingSet.size, started: this.launched, failed: this.stats.failed, dropped: this.stats.dropped, errors: this.errorCount, settled: this.settled() };
   }
 
   /** true when every connection is open or has given up */

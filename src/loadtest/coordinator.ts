@@ -1,0 +1,223 @@
+// Forks client processes (each within the per-process file limit), hands each its
+// share of connections, aggregates their figures, and runs a whole experiment.
+// Library entry point: new LoadTest(opts) -> start() -> waitConnected() -> publish()
+// -> collect() -> stop(); runLoadTest() does all of it.
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { mergeSnapshots, type StatsSnapshot } from './client-stats';
+import type { PoolCounters } from './connection-pool';
+import { parseTarget, type LoadOptions } from './options';
+import { createPublisher, type Publisher } from './publisher';
+import type { PublishedSeq } from './payload-tracker';
+import type { FromWorker, MemoryFigures, ToWorker, WorkerConfig } from './worker-messages';
+import { buildResult, type LoadResult, type MemoryResult, type TimelinePoint } from './result';
+
+const WORKER = path.join(__dirname, '..', '..', 'workers', 'load-worker.js');
+
+export interface Progress extends Omit<PoolCounters, 'settled'> { target: number; messages: number; settled: boolean; elapsedMs: number; rate: number }
+
+interface Child { proc: ChildProcess; counters: PoolCounters | null; messages: number; baseline: MemoryFigures | null; exited: boolean; waiters: Map<string, (m: FromWorker) => void> }
+
+/** Heap cap per client process: the connections' own heap is ~0.3 KB each, plus histograms and slack. */
+export function v8Flags(perProcess: number, maxOldSpaceMb = 0): string[] {
+  const old = maxOldSpaceMb || 64 + Math.ceil(perProcess / 1000) * 2;
+  return ['--expose-gc', '--max-semi-space-size=1', `--max-old-space-size=${old}`];
+}
+
+export class LoadTest extends EventEmitter {
+  private children: Child[] = [];
+  private publisher: Publisher | null = null;
+  readonly published: (PublishedSeq & { receivers: number | null })[] = [];
+  readonly timeline: TimelinePoint[] = [];
+  private startedMs = 0;
+  private connectedAllMs: number | null = null;
+  private sampler: NodeJS.Timeout | null = null;
+  private lastSample = { ms: 0, started: 0 };
+  private failure: Error | null = null;
+  memory: MemoryResult | null = null;
+
+  constructor(readonly opts: LoadOptions) { super(); }
+
+  /** Forks the client processes and starts ramping. */
+  async start(): Promise<void> {
+    const o = this.opts;
+    const n = Math.ceil(o.connections / o.perProcess);
+    const targets = o.urls.map(parseTarget);
+    this.startedMs = Date.now();
+    const readies: Promise<FromWorker>[] = [];
+    for (let w = 0; w < n; w++) {
+      const count = Math.floor(o.connections / n) + (w < o.connections % n ? 1 : 0);
+      const proc = fork(WORKER, [], { execArgv: v8Flags(count, o.maxOldSpaceMb), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child: Child = { proc, counters: null, messages: 0, baseline: null, exited: false, waiters: new Map() };
+      this.children.push(child);
+      proc.on('message', (m: FromWorker) => this.onMessage(child, m));
+      proc.on('exit', (code, signal) => {
+        child.exited = true;
+        if (!this.stopping && (code !== 0 || signal)) this.fail(new Error(`client process ${proc.pid} exited (${signal ?? code})`));
+      });
+      proc.on('error', (e) => this.fail(e));
+      const cfg: WorkerConfig = {
+        count, targets, sourceIps: o.sourceIps, indexOffset: w, indexStride: n,
+        rate: o.rate / n, maxPending: Math.max(1, Math.ceil(o.maxPending / n)),
+        connectTimeoutMs: o.connectTimeoutMs, retries: o.retries, protocol: o.protocol,
+      };
+      readies.push(this.request(child, { type: 'start', cfg }, 'ready'));
+    }
+    const r = await Promise.all(readies);
+    r.forEach((m, i) => { if (m.type === 'ready') this.children[i].baseline = m.baseline; });
+    this.sampler = setInterval(() => this.sample(), 250);
+    if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
+  }
+
+  private stopping = false;
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const c of this.children) for (const w of c.waiters.values()) w({ type: 'fatal', error: e.message });
+    this.emit('failure', e);
+  }
+
+  private onMessage(child: Child, m: FromWorker): void {
+    if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; return; }
+    if (m.type === 'fatal') { this.fail(new Error(`client process ${child.proc.pid}: ${m.error}`)); return; }
+    if (m.type === 'result') child.counters = m.counters;
+    const w = child.waiters.get(m.type);
+    if (w) { child.waiters.delete(m.type); w(m); }
+  }
+
+  private request(child: Child, msg: ToWorker, reply: FromWorker['type']): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      if (this.failure) { reject(this.failure); return; }
+      child.waiters.set(reply, (m) => (m.type === 'fatal' ? reject(new Error(m.error)) : resolve(m)));
+      child.proc.send(msg, (e) => { if (e) reject(e); });
+    });
+  }
+
+  progress(): Progress {
+    const p: Progress = { target: this.opts.connections, connected: 0, pending: 0, started: 0, failed: 0, dropped: 0, errors: 0, messages: 0, settled: true, elapsedMs: Date.now() - this.startedMs, rate: 0 };
+    for (const c of this.children) {
+      const k = c.counters;
+      p.messages += c.messages;
+      if (!k) { p.settled = false; continue; }
+      p.connected += k.connected; p.pending += k.pending; p.started += k.started;
+      p.failed += k.failed; p.dropped += k.dropped; p.errors += k.errors;
+      p.settled &&= k.settled;
+    }
+    p.rate = this.lastRate;
+    return p;
+  }
+
+  private lastRate = 0;
+  private sample(): void {
+    const p = this.progress();
+    const now = Date.now();
+    if (this.lastSample.ms) this.lastRate = ((p.started - this.lastSample.started) * 1000) / Math.max(1, now - this.lastSample.ms);
+    this.lastSample = { ms: now, started: p.started };
+    if (this.connectedAllMs === null && p.connected >= this.opts.connections) this.connectedAllMs = p.elapsedMs;
+    this.timeline.push({ tMs: p.elapsedMs, connected: p.connected, pending: p.pending, errors: p.errors, messages: p.messages });
+    this.emit('progress', p);
+  }
+
+  /** Resolves when `n` connections are open, or all attempts settled, or timeoutMs passed. */
+  async waitConnected(n = this.opts.connections, timeoutMs = 600_000): Promise<Progress> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const p = this.progress();
+      if (p.connected >= n || (p.settled && p.started >= this.opts.connections) || Date.now() > until) return p;
+      await sleep(50);
+    }
+  }
+
+  /** Reads every client process's RSS with all connections idle: bytes per connection. */
+  async measureMemory(): Promise<MemoryResult> {
+    const ms = await Promise.all(this.children.map((c) => this.request(c, { type: 'measure' }, 'memory')));
+    let rss = 0, heap = 0, conns = 0, base = 0;
+    ms.forEach((m, i) => {
+      if (m.type !== 'memory') return;
+      const b = this.children[i].baseline!;
+      rss += m.memory.rss - b.rss; heap += m.memory.heapUsed - b.heapUsed; conns += m.memory.connected; base += b.rss;
+    });
+    this.memory = {
+      processes: this.children.length, connections: conns,
+      baselineRssPerProcess: Math.round(base / this.children.length),
+      bytesPerConnection: conns ? Math.round(rss / conns) : 0,
+      heapBytesPerConnection: conns ? Math.round(heap / conns) : 0,
+    };
+    return this.memory;
+  }
+
+  /** Publishes broadcast `seq` through --publish-via. */
+  async publish(seq = this.published.length + 1): Promise<PublishedSeq & { receivers: number | null }> {
+    if (!this.publisher) throw new Error('no --publish-via given');
+    const p = await this.publisher.publish(seq);
+    this.published.push(p);
+    return p;
+  }
+
+  /** Gathers every process's figures (counting published seqs never received). */
+  async collect(): Promise<LoadResult> {
+    if (this.failure) throw this.failure;
+    const published = this.published.map(({ seq, t }) => ({ seq, t }));
+    const rs = await Promise.all(this.children.map((c) => this.request(c, { type: 'finish', published }, 'result')));
+    const snaps = rs.map((m) => (m as { stats: StatsSnapshot }).stats);
+    this.sample();
+    return buildResult({
+      opts: this.opts, merged: mergeSnapshots(snaps), progress: this.progress(), timeline: this.timeline,
+      published: this.published, memory: this.memory, connectedAllMs: this.connectedAllMs, startedMs: this.startedMs,
+    });
+  }
+
+  /** Stops every client process (SIGKILL after a grace period) and the publisher. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.sampler) { clearInterval(this.sampler); this.sampler = null; }
+    const exits = this.children.filter((c) => !c.exited).map((c) => new Promise<void>((res) => {
+      c.proc.once('exit', () => res());
+      if (c.proc.connected) c.proc.send({ type: 'stop' } satisfies ToWorker, () => { /* exit or kill below */ });
+      const t = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
+      c.proc.once('exit', () => clearTimeout(t));
+    }));
+    await Promise.all(exits);
+    const pub = this.publisher;
+    this.publisher = null;
+    if (pub) await pub.close();
+  }
+
+  /** Synchronous last resort (process 'exit'): kill whatever is still running. */
+  killNow(): void {
+    for (const c of this.children) if (!c.exited) c.proc.kill('SIGKILL');
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** One whole experiment: connect, measure, publish (or hold --duration), report, stop. */
+export async function runLoadTest(opts: LoadOptions, onProgress?: (p: Progress) => void): Promise<LoadResult> {
+  const lt = new LoadTest(opts);
+  const onExit = (): void => lt.killNow();
+  process.on('exit', onExit);
+  if (onProgress) lt.on('progress', onProgress);
+  try {
+    await lt.start();
+    await lt.waitConnected();
+    await sleep(200);
+    await lt.measureMemory();
+    if (opts.publishCount > 0) {
+      for (let i = 1; i <= opts.publishCount; i++) {
+        await lt.publish(i);
+        await sleep((i < opts.publishCount ? opts.publishInterval : opts.settle) * 1000);
+      }
+    } else {
+      await sleep(opts.duration * 1000);
+    }
+    return await lt.collect();
+  } finally {
+    await lt.stop();
+    process.off('exit', onExit);
+  }
+}
