@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import Redis from 'ioredis';
+import { freePort, waitFor } from './ports';
+import { trackChild } from './children';
+
+/** A private redis-server on a free port, so tests never share state with each other or the machine's Redis. */
+export class RedisServer {
+  private child?: ChildProcess;
+  port = 0;
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    if (this.port === 0) this.port = await freePort();
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.child = trackChild(child);
+    await waitFor(`redis-server on ${this.port}`, async () => {
+      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    });
+    return this;
+  }
+
+  /** Stops the server and waits for it to exit; start() again brings it back on the same port. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  client(): Redis {
+    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {}); // outages are part of some tests; commands still reject
+    return client;
+  }
+}
