@@ -63,7 +63,18 @@ import java.util.concurrent.TimeUnit;
 public final class HeraldPeer {
     static final String CHANNEL = "herald:broadcast";
 
-    public static void main(String[] argv) throws Exception {
+    public static void main(String[] argv) {
+        try {
+            run(argv);
+        } catch (Throwable t) {
+            // Without this a failed bind would leave the (non-daemon) event loop
+            // threads running: the JVM would neither serve nor exit.
+            System.err.println("[netty] fatal: " + t);
+            System.exit(1);
+        }
+    }
+
+    static void run(String[] argv) throws Exception {
         Map<String, String> args = parseArgs(argv);
         String host = args.getOrDefault("host", "127.0.0.1");
         int port = Integer.parseInt(args.getOrDefault("port", "9001"));
