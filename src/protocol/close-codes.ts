@@ -6,7 +6,7 @@
 export const CloseCode = {
   /** Server shutting down or worker draining: reconnect after a short random delay. */
   GOING_AWAY: 1001,
-  /** The client sent a frame larger than clientFrames.maxBytes (sent by uWS itself). */
+  /** The client sent a frame larger than clientFrames.maxBytes. Frames over 64 KiB are dropped without a close frame (1006). */
   MESSAGE_TOO_BIG: 1009,
   /** Rolling restart: this worker is being replaced; reconnect now (another worker accepts). */
   RECONNECT: 4000,

@@ -12,6 +12,9 @@ import { ClientRateLimiter } from './client-rate-limiter';
 interface ConnectionData {
   topics: readonly string[];
 }
+/** Frames up to this size are read and answered with close code 1009; larger ones are dropped by uWS. */
+const HARD_FRAME_LIMIT = 64 * 1024;
+
 const NO_EXTRA_TOPICS: ConnectionData = Object.freeze({ topics: Object.freeze([]) });
 
 export interface GatewayDeps {
@@ -76,7 +79,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   app.ws<ConnectionData>('/ws', {
     compression: uws.DISABLED,
-    maxPayloadLength: config.clientFrames.maxBytes,
+    // uWS drops a connection past maxPayloadLength without a close frame (clients see 1006).
+    // Give it headroom so ordinary oversized frames get a proper 1009 from the message handler.
+    maxPayloadLength: Math.max(config.clientFrames.maxBytes, HARD_FRAME_LIMIT),
     idleTimeout: config.liveness.idleTimeoutSeconds,
     sendPingsAutomatically: config.liveness.sendPings,
     maxBackpressure: config.slowConsumer.maxBufferedBytes,
@@ -88,17 +93,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
       sockets.add(ws);
       stats.connections++;
     },
-    message: (ws) => {
-      // Herald is push-only: client messages are ignored, but a flood is cut off.
-      if (!limiter.allow(ws)) {
+    message: (ws, message) => {
+      // Herald is push-only: client messages are ignored, but oversized frames and floods are cut off.
+      if (message.byteLength > config.clientFrames.maxBytes) {
+        stats.oversizedFrameCloses++;
+        ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame too large');
+      } else if (!limiter.allow(ws)) {
         stats.clientFloodCloses++;
         ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
       }
     },
-    close: (ws, code) => {
+    close: (ws, code, message) => {
       sockets.delete(ws);
       stats.connections--;
-      if (code === CloseCode.MESSAGE_TOO_BIG) stats.oversizedFrameCloses++;
+      if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     },
     // Redis only needs to hear of a topic while some local connection listens to it.
     subscription: subscriber.needsTopicInterest
@@ -110,6 +118,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
           else if (newCount === 0) subscriber.unsubscribe(topic);
         }
       : undefined,
+  });
+
+  // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.
+  app.any('/ws', (res, req) => {
+    countRefusal(stats, 'bad_request');
+    if (req.getHeader('upgrade').toLowerCase() === 'websocket') {
+      return refuse(res, '400 Bad Request', 'malformed WebSocket handshake: missing or malformed Sec-WebSocket-Key');
+    }
+    res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').writeHeader('Connection', 'Upgrade');
+    res.end('this endpoint speaks WebSocket only\n', true);
   });
 
   app.any('/*', (res) => {

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { HeraldProcess } from '../helpers/herald-process';
+import { waitFor } from '../helpers/ports';
+import { closeAll, connect } from '../helpers/ws-clients';
+
+/** Sends raw bytes and returns everything the server answers until it closes (or 2 s pass). */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString('latin1')));
+    socket.setTimeout(2000, () => socket.destroy());
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+const upgradeRequest = (target: string, headers: Record<string, string>) =>
+  `GET ${target} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+
+const GOOD_HEADERS = { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' };
+
+describe('bad input from clients', () => {
+  let herald: HeraldProcess;
+
+  before(async () => {
+    herald = await new HeraldProcess({
+      env: { HERALD_WORKERS: '1', HERALD_MAX_CLIENT_FRAME_BYTES: '64', HERALD_MAX_CLIENT_MESSAGES: '5', HERALD_MAX_TOPICS: '3' },
+    }).start();
+  });
+  after(async () => {
+    await herald?.stop();
+  });
+
+  it('answers 404 on unknown paths, for plain requests and upgrades', async () => {
+    assert.equal((await fetch(`http://127.0.0.1:${herald.port}/nope`)).status, 404);
+    assert.match(await rawExchange(herald.port, upgradeRequest('/elsewhere', GOOD_HEADERS)), /^HTTP\/1\.1 404/);
+  });
+
+  it('answers a plain GET on /ws with 426 Upgrade Required', async () => {
+    const res = await fetch(`http://127.0.0.1:${herald.port}/ws`);
+    assert.equal(res.status, 426);
+    assert.equal(res.headers.get('upgrade'), 'websocket');
+  });
+
+  it('refuses a malformed Sec-WebSocket-Key with 400', async () => {
+    const answer = await rawExchange(herald.port, upgradeRequest('/ws', { ...GOOD_HEADERS, 'Sec-WebSocket-Key': 'short' }));
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    assert.match(answer, /Sec-WebSocket-Key/);
+  });
+
+  it('refuses an unsupported WebSocket version with 426', async () => {
+    const answer = await rawExchange(herald.port, upgradeRequest('/ws', { ...GOOD_HEADERS, 'Sec-WebSocket-Version': '8' }));
+    assert.match(answer, /^HTTP\/1\.1 426/);
+  });
+
+  it('survives garbage that is not HTTP at all', async () => {
+    await rawExchange(herald.port, '\x16\x03\x01\x02\x00garbage\r\n\r\n');
+    const c = await connect(herald.wsUrl);
+    closeAll([c]);
+  });
+
+  it('refuses bad topic names and too many topics with 400 and a reason', async () => {
+    await assert.rejects(connect(`${herald.wsUrl}?topics=ok,bad%20name`), (err: Error & { status?: number }) => {
+      assert.equal(err.status, 400);
+      assert.match(err.message, /invalid topic "bad name"/);
+      return true;
+    });
+    await assert.rejects(connect(`${herald.wsUrl}?topics=${'x'.repeat(129)}`), { status: 400 });
+    await assert.rejects(connect(`${herald.wsUrl}?topics=a,,b`), { status: 400 });
+    await assert.rejects(connect(`${herald.wsUrl}?topics=a,b,c,d`), (err: Error & { status?: number }) => {
+      assert.equal(err.status, 400);
+      assert.match(err.message, /too many topics: at most 3/);
+      return true;
+    });
+    const ok = await connect(`${herald.wsUrl}?topics=a,b,c,broadcast`);
+    closeAll([ok]);
+  });
+
+  it('closes a client that sends an oversized frame with 1009', async () => {
+    const c = await connect(herald.wsUrl);
+    c.ws.send(Buffer.alloc(65, 1));
+    assert.equal(await c.closed, 1009);
+  });
+
+  it('drops a client that sends a frame over the 64 KiB hard limit', async () => {
+    const c = await connect(herald.wsUrl);
+    c.ws.send(Buffer.alloc(70 * 1024, 1));
+    assert.equal(await c.closed, 1006);
+  });
+
+  it('closes a client that floods messages with 4400', async () => {
+    const c = await connect(herald.wsUrl);
+    for (let i = 0; i < 6; i++) c.ws.send('hi');
+    assert.equal(await c.closed, 4400);
+    assert.match(c.closeReason ?? '', /too many client messages/);
+  });
+
+  it('lets a client send a few small messages without harm', async () => {
+    const c = await connect(herald.wsUrl);
+    for (let i = 0; i < 3; i++) c.ws.send('ping me');
+    await herald.publish('broadcast', 'still here');
+    await waitFor('delivered', () => c.messages.length === 1);
+    assert.equal(c.closeCode, undefined);
+    closeAll([c]);
+  });
+
+  it('counts the closes in stats', async () => {
+    const stats = await herald.stats();
+    const w = stats.perWorker[0].stats as Record<string, number>;
+    assert.equal(w.clientFloodCloses, 1);
+    assert.equal(w.oversizedFrameCloses, 2);
+  });
+});
+
+describe('capacity', () => {
+  it('answers 503 past the per-worker connection cap and accepts again after a close', async () => {
+    const herald = await new HeraldProcess({ env: { HERALD_WORKERS: '1', HERALD_MAX_CONNECTIONS_PER_WORKER: '20' } }).start();
+    try {
+      const clients = await Promise.all(Array.from({ length: 20 }, () => connect(herald.wsUrl)));
+      await assert.rejects(connect(herald.wsUrl), (err: Error & { status?: number }) => {
+        assert.equal(err.status, 503);
+        assert.match(err.message, /capacity/);
+        return true;
+      });
+      clients[0].ws.close();
+      await clients[0].closed;
+      await waitFor('a slot is free again', async () => (await herald.stats()).connections === 19);
+      const again = await connect(herald.wsUrl);
+      closeAll([...clients, again]);
+    } finally {
+      await herald.stop();
+    }
+  });
+});
