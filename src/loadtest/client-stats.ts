@@ -1,17 +1,10 @@
-// Figures one client process collects, and how snapshots from several processes merge.
-// Histograms travel over IPC in HdrHistogram's compressed base64 form.
-import * as hdr from 'hdr-histogram-js';
-
-type Histogram = hdr.Histogram;
+// Figures one client process collects. Histograms travel over IPC as sparse bucket
+// lists (see compact-histogram.ts); merge-stats.ts combines them in the coordinator.
+import { CompactHistogram } from './compact-histogram';
 
 /** Microsecond wall clock shared by publisher and receivers (same host, same clock). */
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
-
-export function newHistogram(): Histogram {
-  // 1 us .. 1 hour, 3 significant digits; pure JS so no WebAssembly memory per process.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3600e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
 
 export interface SeqFigures {
@@ -27,8 +20,9 @@ export interface SeqFigures {
 }
 
 export interface StatsSnapshot {
-  latency: string;
-  handshake: string;
+  /** [value us, count] pairs */
+  latency: [number, number][];
+  handshake: [number, number][];
   messages: number;
   untracked: number;
   lost: number;
@@ -43,8 +37,8 @@ export interface StatsSnapshot {
 }
 
 export class ClientStats {
-  latency = newHistogram();
-  handshake = newHistogram();
+  latency = new CompactHistogram();
+  handshake = new CompactHistogram();
   messages = 0;
   untracked = 0;
   lost = 0;
@@ -67,7 +61,7 @@ export class ClientStats {
   recordReceive(seq: number, t: number, recvUs: number): void {
     this.messages++;
     // A clock step could make this negative; clamp rather than lose the sample.
-    this.latency.recordValue(Math.max(1, recvUs - t));
+    this.latency.record(Math.max(1, recvUs - t));
     if (seq < 0) return;
     const f = this.seq(seq, t);
     f.received++;
@@ -84,8 +78,8 @@ export class ClientStats {
 
   snapshot(): StatsSnapshot {
     return {
-      latency: hdr.encodeIntoCompressedBase64(this.latency),
-      handshake: hdr.encodeIntoCompressedBase64(this.handshake),
+      latency: this.latency.toPairs(),
+      handshake: this.handshake.toPairs(),
       messages: this.messages,
       untracked: this.untracked,
       lost: this.lost,
@@ -98,37 +92,3 @@ export class ClientStats {
   }
 }
 
-export interface MergedStats extends Omit<StatsSnapshot, 'latency' | 'handshake'> {
-  latency: Histogram;
-  handshake: Histogram;
-}
-
-export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
-  const latency = newHistogram();
-  const handshake = newHistogram();
-  const errors: Record<string, number> = {};
-  const seqs = new Map<number, SeqFigures>();
-  const out: MergedStats = { latency, handshake, messages: 0, untracked: 0, lost: 0, duplicates: 0, errors, failed: 0, dropped: 0, seqs: [] };
-  for (const s of snaps) {
-    latency.add(hdr.decodeFromCompressedBase64(s.latency, 32, false));
-    handshake.add(hdr.decodeFromCompressedBase64(s.handshake, 32, false));
-    out.messages += s.messages;
-    out.untracked += s.untracked;
-    out.lost += s.lost;
-    out.duplicates += s.duplicates;
-    out.failed += s.failed;
-    out.dropped += s.dropped;
-    for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
-    for (const f of s.seqs) {
-      const m = seqs.get(f.seq);
-      if (!m) { seqs.set(f.seq, { ...f }); continue; }
-      if (!m.t) m.t = f.t;
-      m.received += f.received;
-      m.missing += f.missing;
-      if (f.firstUs && (!m.firstUs || f.firstUs < m.firstUs)) m.firstUs = f.firstUs;
-      if (f.lastUs > m.lastUs) m.lastUs = f.lastUs;
-    }
-  }
-  out.seqs = [...seqs.values()].sort((a, b) => a.seq - b.seq);
-  return out;
-}

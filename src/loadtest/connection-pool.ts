@@ -203,7 +203,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     c.openUs = nowUs();
     this.pendingSet.delete(c);
     this.connected++;
-    this.stats.handshake.recordValue(Math.max(1, c.openUs - c.startUs));
+    this.stats.handshake.record(Math.max(1, c.openUs - c.startUs));
   }
 
   private fail(c: Conn, kind: string): void {

@@ -5,7 +5,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { mergeSnapshots, type StatsSnapshot } from './client-stats';
+import type { StatsSnapshot } from './client-stats';
+import { mergeSnapshots } from './merge-stats';
 import type { PoolCounters } from './connection-pool';
 import { parseTarget, type LoadOptions } from './options';
 import { createPublisher, type Publisher } from './publisher';

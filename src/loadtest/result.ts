@@ -1,6 +1,6 @@
 // The result object of a run: everything the text, JSON and HTML reports show.
 import type { Histogram } from 'hdr-histogram-js';
-import type { MergedStats } from './client-stats';
+import type { MergedStats } from './merge-stats';
 import type { LoadOptions } from './options';
 import type { PublishedSeq } from './payload-tracker';
 
