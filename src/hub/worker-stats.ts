@@ -14,6 +14,8 @@ export interface WorkerStats {
   /** Sum over those messages of the sockets each was handed to. */
   messagesDelivered: number;
   slowConsumerCloses: number;
+  /** Connections over the send-buffer limit at the last sweep (the ones uWS skips under the "skip" policy). */
+  slowConsumersNow: number;
   clientFloodCloses: number;
   oversizedFrameCloses: number;
   lastFanoutMicros: number;
@@ -36,6 +38,7 @@ export function newWorkerStats(workerId: number): WorkerStats {
     messagesPublished: 0,
     messagesDelivered: 0,
     slowConsumerCloses: 0,
+    slowConsumersNow: 0,
     clientFloodCloses: 0,
     oversizedFrameCloses: 0,
     lastFanoutMicros: 0,

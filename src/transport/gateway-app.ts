@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 import type { BrokerSubscriber } from '../broker/broker';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../logger';
@@ -7,6 +7,7 @@ import { CloseCode } from '../protocol/close-codes';
 import { BROADCAST_TOPIC, parseTopicList } from '../protocol/topics';
 import { countRefusal, type WorkerStats } from '../hub/worker-stats';
 import { ClientRateLimiter } from './client-rate-limiter';
+import { ConnectionRegistry } from './connection-registry';
 
 /** What a connection carries from upgrade to open. Most carry no extra topics and share one object. */
 interface ConnectionData {
@@ -44,8 +45,7 @@ function refuse(res: HttpResponse, status: string, reason: string): void {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { uws, config, log, stats, subscriber, capacity } = deps;
   const app = uws.App();
-  // Kept only to close connections at a bounded rate on drain; uWS offers no socket iteration.
-  const sockets = new Set<WebSocket<ConnectionData>>();
+  const sockets = new ConnectionRegistry<ConnectionData>();
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
@@ -85,7 +85,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     idleTimeout: config.liveness.idleTimeoutSeconds,
     sendPingsAutomatically: config.liveness.sendPings,
     maxBackpressure: config.slowConsumer.maxBufferedBytes,
-    closeOnBackpressureLimit: config.slowConsumer.policy === 'close' ? 1 : 0,
+    // Not closeOnBackpressureLimit: its close is indistinguishable from a network drop (1006 on
+    // both ends). The slow-consumer sweep below closes with a documented code and counts it.
     upgrade,
     open: (ws) => {
       ws.subscribe(BROADCAST_TOPIC);
@@ -150,25 +151,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
     stats.accepting = false;
   };
 
-  const drain = (closeCode: number, reason: string, perSecond: number) =>
-    new Promise<void>((resolve) => {
-      draining = true;
-      stopAccepting();
-      const tickMs = 50;
-      const perTick = Math.max(1, Math.ceil((perSecond * tickMs) / 1000));
-      log.info({ connections: sockets.size, perSecond }, 'draining connections');
-      const tick = () => {
-        let closed = 0;
-        for (const ws of sockets) {
-          if (closed++ >= perTick) break;
-          sockets.delete(ws);
-          ws.end(closeCode, reason);
-        }
-        if (sockets.size === 0) return resolve();
-        setTimeout(tick, tickMs);
-      };
-      tick();
-    });
+  const drain = async (closeCode: number, reason: string, perSecond: number) => {
+    draining = true;
+    clearInterval(sweepTimer);
+    stopAccepting();
+    log.info({ connections: sockets.size, perSecond }, 'draining connections');
+    await sockets.closeAll(closeCode, reason, perSecond);
+  };
+
+  // Slow consumers: uWS skips messages for a connection whose buffer is over maxBackpressure.
+  // Once a second, and only if messages went out since, find those connections and apply the policy.
+  let sweptAt = -1;
+  const sweepTimer = setInterval(() => {
+    if (stats.messagesPublished === sweptAt) return;
+    sweptAt = stats.messagesPublished;
+    const slow = sockets.overBuffered(config.slowConsumer.maxBufferedBytes);
+    stats.slowConsumersNow = slow.length;
+    if (config.slowConsumer.policy !== 'close') return;
+    for (const ws of slow) {
+      sockets.delete(ws);
+      stats.slowConsumerCloses++;
+      ws.end(CloseCode.SLOW_CONSUMER, 'slow consumer');
+    }
+    if (slow.length > 0) log.warn({ closed: slow.length }, 'closed slow consumers');
+  }, 1000);
+  sweepTimer.unref();
 
   return { app, listen, stopAccepting, drain };
 }

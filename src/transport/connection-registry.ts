@@ -1,0 +1,52 @@
+import type { WebSocket } from 'uWebSockets.js';
+
+/**
+ * The worker's open connections. uWS offers no way to iterate its sockets, and
+ * two jobs need one: closing connections at a bounded rate on drain, and
+ * finding slow consumers. A Set costs a few dozen bytes per connection.
+ */
+export class ConnectionRegistry<T> {
+  private readonly sockets = new Set<WebSocket<T>>();
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  add(ws: WebSocket<T>): void {
+    this.sockets.add(ws);
+  }
+
+  delete(ws: WebSocket<T>): void {
+    this.sockets.delete(ws);
+  }
+
+  /**
+   * Connections whose send buffer is over `limitBytes`: uWS is already skipping
+   * messages for them. One native call per connection, so callers run it
+   * rarely (once a second at most, and only after messages went out).
+   */
+  overBuffered(limitBytes: number): WebSocket<T>[] {
+    const slow: WebSocket<T>[] = [];
+    for (const ws of this.sockets) if (ws.getBufferedAmount() > limitBytes) slow.push(ws);
+    return slow;
+  }
+
+  /** Closes every connection, `perSecond` at most, and resolves when none is left. */
+  closeAll(code: number, reason: string, perSecond: number): Promise<void> {
+    const tickMs = 50;
+    const perTick = Math.max(1, Math.ceil((perSecond * tickMs) / 1000));
+    return new Promise((resolve) => {
+      const tick = () => {
+        let closed = 0;
+        for (const ws of this.sockets) {
+          if (closed++ >= perTick) break;
+          this.sockets.delete(ws);
+          ws.end(code, reason);
+        }
+        if (this.sockets.size === 0) return resolve();
+        setTimeout(tick, tickMs);
+      };
+      tick();
+    });
+  }
+}
