@@ -38,7 +38,14 @@ export class FdGuard {
 
   private async check(): Promise<void> {
     const { gateway, stats, limit, reserve, log } = this.deps;
-    const open = countOpenFds();
+    let open: number;
+    try {
+      open = countOpenFds();
+    } catch (err) {
+      // Counting needs a descriptor itself: EMFILE means the table is full.
+      if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
+      open = limit;
+    }
     if (!this.paused && open > limit - reserve / 2) {
       this.paused = true;
       gateway.stopAccepting();
