@@ -43,6 +43,10 @@ changes=()
 for key in "${!wanted[@]}"; do
   have=$(current "$key")
   want=${wanted[$key]}
+  # Single numbers are floors: never lower a limit that is already higher.
+  if [[ "$want" =~ ^[0-9]+$ && "$have" =~ ^[0-9]+$ && "$key" != net.ipv4.tcp_tw_reuse && "$key" != vm.overcommit_memory ]] && [ "$have" -ge "$want" ]; then
+    continue
+  fi
   if [ "$have" != "$want" ]; then
     changes+=("$key")
     printf '%-32s %-28s -> %s\n' "$key" "$have" "$want"
