@@ -52,7 +52,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   stats.capacity = capacity;
 
   const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-    if (draining) return countRefusal(stats, 'draining'), refuse(res, '503 Service Unavailable', 'server is shutting down');
+    if (draining) {
+      countRefusal(stats, 'draining');
+      return refuse(res, '503 Service Unavailable', 'server is shutting down');
+    }
     if (stats.connections >= capacity) {
       countRefusal(stats, 'capacity');
       return refuse(res, '503 Service Unavailable', 'worker at capacity, retry later');
