@@ -1,0 +1,243 @@
+/**
+ * Starts and stops the processes a comparison run needs: a private
+ * redis-server, and each server under test (herald with either broker, or one
+ * of the peers from ../peers/peers.ts).
+ *
+ * Everything is spawned `detached`, i.e. as the leader of its own process
+ * group, so that stopping it is one signal to the group: a herald primary's
+ * workers, a cluster's workers and the Netty launcher's JVMs all die with it,
+ * even if the leader itself is wedged. Every group is also kept in a registry
+ * that `killAllStarted()` empties synchronously, for the harness's exit,
+ * SIGINT/SIGTERM and timeout paths.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import Redis from 'ioredis';
+import { PEERS, type PeerProtocol } from '../peers/peers';
+import { isAlive } from './proc-sample';
+
+export const HOST = '127.0.0.1';
+const ROOT = path.resolve(__dirname, '..', '..', '..'); // dist/
+const HERALD_PRIMARY = path.join(ROOT, 'workers', 'primary.js');
+
+/** Server names in the order the table shows them. */
+export const SERVER_NAMES = ['herald', 'herald-local', 'uws-bare', 'ws', 'socketio', 'netty'] as const;
+export type ServerName = (typeof SERVER_NAMES)[number];
+
+const started = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* group already gone */
+  }
+}
+
+/** Last resort, synchronous: SIGKILL every process group this harness started. */
+export function killAllStarted(): void {
+  for (const c of started) killGroup(c, 'SIGKILL');
+}
+
+/** SIGTERM the group, SIGKILL it after graceMs, and wait until the leader has exited. */
+async function stopGroup(child: ChildProcess, graceMs = 8000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    killGroup(child, 'SIGTERM');
+    const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+  }
+  // The leader may exit before its children: make sure the group is empty.
+  killGroup(child, 'SIGKILL');
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, HOST, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface RunningRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A fresh redis-server on its own free port, with no persistence. */
+export async function startRedis(): Promise<RunningRedis> {
+  const port = await freePort();
+  const child = track(
+    spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', '1000'], {
+      detached: true,
+      stdio: 'ignore',
+    }),
+  );
+  const url = `redis://${HOST}:${port}`;
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    const ok = await probe.connect().then(() => probe.ping(), () => null);
+    probe.disconnect();
+    if (ok === 'PONG') break;
+    if (Date.now() > until || child.exitCode !== null) {
+      await stopGroup(child);
+      throw new Error(`redis-server on ${port} did not start`);
+    }
+    await sleep(50);
+  }
+  return { url, stop: () => stopGroup(child, 2000) };
+}
+
+export interface RunningServer {
+  name: ServerName;
+  protocol: PeerProtocol;
+  url: string;
+  /** Where the harness publishes: the Redis URL, or herald's admin API for the local broker. */
+  publishVia: string;
+  /** Processes whose RSS and CPU count as the server. */
+  pids: number[];
+  processes: number;
+  /** Non-null once the server died on its own (how it died). */
+  died(): string | null;
+  stop(): Promise<void>;
+}
+
+/** Collects a child's stderr tail, so a failure report can say what the server said. */
+function stderrTail(child: ChildProcess, keep = 20): () => string {
+  const lines: string[] = [];
+  if (child.stderr) {
+    readline.createInterface({ input: child.stderr }).on('line', (l) => {
+      lines.push(l);
+      if (lines.length > keep) lines.shift();
+    });
+  }
+  return () => lines.join('\n');
+}
+
+function deathWatch(child: ChildProcess): () => string | null {
+  let how: string | null = null;
+  child.once('exit', (code, signal) => (how = `exited (${signal ?? `code ${code}`})`));
+  return () => how;
+}
+
+export async function startServer(name: ServerName, processes: number, redisUrl: string): Promise<RunningServer> {
+  return name === 'herald' || name === 'herald-local'
+    ? startHerald(name, processes, redisUrl)
+    : startPeer(name, processes, redisUrl);
+}
+
+async function startHerald(name: 'herald' | 'herald-local', workers: number, redisUrl: string): Promise<RunningServer> {
+  const [port, admin] = [await freePort(), await freePort()];
+  const child = track(
+    spawn(process.execPath, [HERALD_PRIMARY], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        HERALD_WORKERS: String(workers),
+        HERALD_HOST: HOST,
+        HERALD_PORT: String(port),
+        HERALD_ADMIN_PORT: String(admin),
+        HERALD_BROKER: name === 'herald' ? 'redis' : 'local',
+        HERALD_REDIS_URL: redisUrl,
+        HERALD_LOG_LEVEL: 'warn',
+        // Herald as shipped keeps its idle timeout and pings (120 s): they never
+        // fire inside a run, so they cost only their per-socket timer state.
+      },
+    }),
+  );
+  const tail = stderrTail(child);
+  const died = deathWatch(child);
+  const base = `http://${HOST}:${admin}`;
+  const until = Date.now() + 30_000;
+  let pids: number[] = [];
+  for (;;) {
+    const stats = await fetch(`${base}/stats`).then(
+      (r) => (r.ok ? (r.json() as Promise<{ healthy: boolean; perWorker: { pid?: number; up: boolean }[] }>) : null),
+      () => null,
+    );
+    if (stats?.healthy && stats.perWorker.length === workers && stats.perWorker.every((w) => w.up && w.pid)) {
+      // The primary relays local-broker publishes and runs the admin API: it is part of the server.
+      pids = [child.pid!, ...stats.perWorker.map((w) => w.pid!)];
+      break;
+    }
+    if (died() || Date.now() > until) {
+      await stopGroup(child);
+      throw new Error(`${name} not healthy within 30 s (${died() ?? 'timeout'}): ${tail().slice(-500)}`);
+    }
+    await sleep(100);
+  }
+  return {
+    name,
+    protocol: 'ws',
+    url: `ws://${HOST}:${port}/ws`,
+    publishVia: name === 'herald' ? redisUrl : base,
+    pids,
+    processes: workers,
+    died,
+    stop: () => stopGroup(child),
+  };
+}
+
+async function startPeer(name: ServerName, processes: number, redisUrl: string): Promise<RunningServer> {
+  const spec = PEERS[name];
+  if (!spec) throw new Error(`unknown server ${name}`);
+  const port = await freePort();
+  const child = track(
+    spawn(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const tail = stderrTail(child);
+  const died = deathWatch(child);
+  // Netty compiles on first use (and may apt-install libnetty-java): allow for it.
+  const readyMs = 120_000;
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: not ready within ${readyMs / 1000} s`)), readyMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name}: launcher exited (${signal ?? code}) before ready: ${tail().slice(-500)}`));
+    });
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { ready?: boolean; pids?: number[] };
+        if (msg.ready && msg.pids) {
+          clearTimeout(timer);
+          resolve(msg.pids);
+        }
+      } catch {
+        /* not the ready line */
+      }
+    });
+  }).catch(async (err: Error) => {
+    await stopGroup(child);
+    throw err;
+  });
+  return {
+    name,
+    protocol: spec.protocol,
+    url: spec.url(HOST, port),
+    publishVia: redisUrl,
+    pids,
+    processes,
+    died: () => died() ?? (pids.every(isAlive) ? null : `server process gone: ${pids.filter((p) => !isAlive(p)).join(',')}`),
+    stop: () => stopGroup(child),
+  };
+}
