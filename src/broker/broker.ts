@@ -37,6 +37,8 @@ export interface BrokerSubscriber {
   /** Starts receiving; never rejects because the broker is down (it keeps retrying). */
   start(): void;
   subscribe(topic: string): void;
+  /** Resolves once messages published to the topic from now on are sure to arrive (brokers that support history). */
+  whenSubscribed?(topic: string): Promise<void>;
   unsubscribe(topic: string): void;
   close(): Promise<void>;
 }

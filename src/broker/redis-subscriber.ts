@@ -14,6 +14,9 @@ export class RedisSubscriber implements BrokerSubscriber {
   private readonly redis: Redis;
   private current: BrokerState = 'connecting';
   private connectedOnce = false;
+  /** Channels whose SUBSCRIBE Redis has confirmed on the current connection (for whenSubscribed). */
+  private readonly confirmed = new Set<string>();
+  private readonly confirming = new Map<string, Promise<void>>();
   reconnects = 0;
 
   constructor(
@@ -39,6 +42,7 @@ export class RedisSubscriber implements BrokerSubscriber {
       this.connectedOnce = true;
       this.setState('connected');
     });
+    this.redis.on('close', () => this.confirmed.clear());
     this.redis.on('close', () => this.setState(this.current === 'closed' ? 'closed' : 'disconnected'));
     this.redis.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis subscriber error'));
   }
@@ -57,7 +61,34 @@ export class RedisSubscriber implements BrokerSubscriber {
     this.redis.subscribe(this.prefix + topic).catch((err: Error) => this.log.warn({ topic, err: err.message }, 'subscribe failed'));
   }
 
+  /**
+   * Resolves once Redis has confirmed this worker's subscription to the topic, so
+   * every message published from then on reaches it (recovery reads history only
+   * after that). Waits through an outage; concurrent callers share one SUBSCRIBE.
+   */
+  whenSubscribed(topic: string): Promise<void> {
+    if (this.confirmed.has(topic)) return Promise.resolve();
+    let pending = this.confirming.get(topic);
+    if (!pending) {
+      const mine: Promise<void> = this.redis.subscribe(this.prefix + topic).then(
+        () => {
+          // An unsubscribe in the meantime voids the confirmation.
+          if (this.confirming.get(topic) === mine) this.confirmed.add(topic);
+          this.confirming.delete(topic);
+        },
+        (err: Error) => {
+          if (this.confirming.get(topic) === mine) this.confirming.delete(topic);
+          throw err;
+        },
+      );
+      this.confirming.set(topic, (pending = mine));
+    }
+    return pending;
+  }
+
   unsubscribe(topic: string): void {
+    this.confirmed.delete(topic);
+    this.confirming.delete(topic);
     this.redis.unsubscribe(this.prefix + topic).catch((err: Error) => this.log.warn({ topic, err: err.message }, 'unsubscribe failed'));
   }
 

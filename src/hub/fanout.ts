@@ -1,29 +1,61 @@
 import { isUtf8 } from 'node:buffer';
+import { encodeMessage, envelopeTopic } from '../history/envelope';
+import { decodeSeqFrame } from '../history/seq-frame';
+import type { Logger } from '../logger';
 import type { WorkerStats } from './worker-stats';
 
 /** What the fan-out needs from the transport: the uWS app satisfies it. */
 export interface TopicSink {
-  publish(topic: string, message: Uint8Array, isBinary: boolean): boolean;
+  publish(topic: string, message: Uint8Array | string, isBinary: boolean): boolean;
   numSubscribers(topic: string): number;
 }
 
+/** Recovery's view of the live stream: only topics it currently wants are handed over. */
+export interface LiveTap {
+  wants(topic: string): boolean;
+  live(topic: string, seq: number | undefined, envelope: string): void;
+}
+
 /**
- * Hands each broker message to the transport exactly once per worker: one
- * UTF-8 check, one topic publish, no loop over sockets in JavaScript.
+ * Hands each broker message to the transport exactly once per worker and format:
+ * one UTF-8 check, one topic publish for raw sockets, and (only when some socket
+ * here uses envelopes) one publish of the JSON envelope to the envelope topic.
+ * No loop over sockets in JavaScript.
  */
 export class Fanout {
-  constructor(private readonly sink: TopicSink, private readonly stats: WorkerStats) {}
+  constructor(
+    private readonly sink: TopicSink,
+    private readonly stats: WorkerStats,
+    private readonly log?: Logger,
+    private readonly tap?: LiveTap,
+  ) {}
 
-  deliver(topic: string, payload: Buffer): void {
+  deliver(topic: string, message: Buffer): void {
+    const frame = decodeSeqFrame(message);
+    if (frame === null) {
+      // A sequenced frame with a broken header: never guess at its payload.
+      this.log?.warn({ topic, bytes: message.length }, 'malformed sequenced message dropped');
+      return;
+    }
+    const { seq, payload } = frame;
     const stats = this.stats;
     stats.messagesPublished++;
-    const recipients = this.sink.numSubscribers(topic);
-    if (recipients === 0) return;
+    const raw = this.sink.numSubscribers(topic);
+    const envTopic = envelopeTopic(topic);
+    const enveloped = this.sink.numSubscribers(envTopic);
+    const tapped = this.tap !== undefined && this.tap.wants(topic);
+    if (raw === 0 && enveloped === 0 && !tapped) return;
     const started = process.hrtime.bigint();
     // Text frames for valid UTF-8 so browsers get strings; anything else goes out as binary, unchanged.
-    this.sink.publish(topic, payload, !isUtf8(payload));
+    const isBinary = !isUtf8(payload);
+    if (raw > 0) this.sink.publish(topic, payload, isBinary);
+    if (enveloped > 0 || tapped) {
+      const envelope = encodeMessage(topic, seq, payload, isBinary);
+      if (enveloped > 0) this.sink.publish(envTopic, envelope, false);
+      if (tapped) this.tap!.live(topic, seq, envelope);
+    }
     const micros = Number(process.hrtime.bigint() - started) / 1000;
-    stats.messagesDelivered += recipients;
+    stats.messagesDelivered += raw + enveloped;
     stats.lastFanoutMicros = micros;
     if (micros > stats.maxFanoutMicros) stats.maxFanoutMicros = micros;
   }

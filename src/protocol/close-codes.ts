@@ -12,8 +12,12 @@ export const CloseCode = {
   RECONNECT: 4000,
   /** The send buffer passed slowConsumer.maxBufferedBytes under the "close" policy; reconnect. */
   SLOW_CONSUMER: 4002,
+  /** Reading history for ?since= failed (Redis error); reconnect with the same position. */
+  RECOVERY_FAILED: 4003,
   /** The client sent more than clientFrames.maxPerWindow messages per window. Do not reconnect unchanged. */
   CLIENT_FLOOD: 4400,
+  /** The connection's JWT passed its exp (auth.expiry "enforce"). Do not reconnect with the same token: get a fresh one first. */
+  TOKEN_EXPIRED: 4501,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -23,5 +27,7 @@ export const CLOSE_CODE_DOCS: Record<CloseCodeName, { reconnect: boolean; reason
   MESSAGE_TOO_BIG: { reconnect: false, reason: 'client frame too large' },
   RECONNECT: { reconnect: true, reason: 'worker restarting, reconnect' },
   SLOW_CONSUMER: { reconnect: true, reason: 'slow consumer' },
+  RECOVERY_FAILED: { reconnect: true, reason: 'recovery failed, reconnect' },
   CLIENT_FLOOD: { reconnect: false, reason: 'too many client messages' },
+  TOKEN_EXPIRED: { reconnect: false, reason: 'token expired' },
 };

@@ -1,0 +1,152 @@
+import type Redis from 'ioredis';
+import type { Logger } from '../logger';
+import { encodeMessage } from './envelope';
+import { seqKey, streamKey } from './history-keys';
+
+/** One recovered message, already in envelope form (encoded once per worker, sent to many sockets). */
+export interface HistoryItem {
+  seq: number;
+  frame: string;
+}
+
+export interface HistoryView {
+  /** Last seq given out for the topic: read from Redis, advanced by live messages seen since. */
+  current: number;
+  /** Messages with seq >= from, in order. */
+  items: HistoryItem[];
+  /** The Redis page was full: more may follow from items[last].seq + 1. */
+  more: boolean;
+}
+
+interface Page {
+  current: number;
+  items: HistoryItem[];
+  full: boolean;
+}
+
+interface ReadEntry {
+  topic: string;
+  key: string;
+  page: Promise<Page>;
+  /** Live messages of the topic that reached this worker after the read was dispatched. */
+  live: HistoryItem[];
+  timer: NodeJS.Timeout;
+}
+
+const LIVE_LOG_LIMIT = 10_000;
+
+/**
+ * Reads a topic's history for recovering connections, one Redis read per
+ * (topic, from) per cache period per worker, however many sockets ask.
+ *
+ * Why a cached read stays exact: the entry starts logging the topic's live
+ * messages (which this worker receives, being subscribed) before the read is
+ * dispatched. A socket that joins later gets the Redis page plus that live log,
+ * which together reach up to "now", and its own live buffer takes over from
+ * there. So a reconnect storm costs one XRANGE, not one per client.
+ */
+export class HistoryReader {
+  /** XRANGE round trips made, for stats and tests. */
+  redisReads = 0;
+  private readonly entries = new Map<string, ReadEntry>();
+  private readonly byTopic = new Map<string, Set<ReadEntry>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly pageSize: number,
+    private readonly cacheMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** True while a read of the topic collects live messages (the fan-out then calls noteLive). */
+  watches(topic: string): boolean {
+    return this.byTopic.has(topic);
+  }
+
+  noteLive(topic: string, seq: number, frame: string): void {
+    const set = this.byTopic.get(topic);
+    if (!set) return;
+    for (const entry of set) {
+      if (entry.live.length >= LIVE_LOG_LIMIT) this.drop(entry); // later joiners read afresh
+      else entry.live.push({ seq, frame });
+    }
+  }
+
+  /** Call before awaiting: the caller must already be subscribed to the topic in Redis. */
+  async read(topic: string, from: number): Promise<HistoryView> {
+    const key = `${topic}\u0000${from}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const created: ReadEntry = { topic, key, live: [], page: this.fetch(topic, from), timer: setTimeout(() => this.drop(created), this.cacheMs) };
+      created.timer.unref();
+      entry = created;
+      this.entries.set(key, entry);
+      let set = this.byTopic.get(topic);
+      if (!set) this.byTopic.set(topic, (set = new Set()));
+      set.add(entry);
+    }
+    const live = entry.live;
+    let page: Page;
+    try {
+      page = await entry.page;
+    } catch (err) {
+      this.drop(entry);
+      throw err;
+    }
+    // Runs in the same tick as the caller's continuation, so nothing new can arrive in between.
+    if (page.full) return { current: page.current, items: page.items, more: true };
+    let last = page.items.length > 0 ? page.items[page.items.length - 1].seq : from - 1;
+    const items = page.items.slice();
+    for (const m of live) {
+      if (m.seq > last) {
+        items.push(m);
+        last = m.seq;
+      }
+    }
+    return { current: Math.max(page.current, last), items, more: false };
+  }
+
+  /** Forget cached reads of a topic: the worker's Redis subscription to it lapsed, so their live logs may have holes. */
+  invalidate(topic: string): void {
+    for (const entry of this.byTopic.get(topic) ?? []) this.drop(entry);
+  }
+
+  invalidateAll(): void {
+    for (const entry of [...this.entries.values()]) this.drop(entry);
+  }
+
+  private drop(entry: ReadEntry): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    clearTimeout(entry.timer);
+    this.entries.delete(entry.key);
+    const set = this.byTopic.get(entry.topic);
+    set?.delete(entry);
+    if (set?.size === 0) this.byTopic.delete(entry.topic);
+  }
+
+  private async fetch(topic: string, from: number): Promise<Page> {
+    this.redisReads++;
+    // GET before XRANGE (one pipeline, executed in order): a seq counted by GET is either in the page or trimmed.
+    const results = await this.redis
+      .pipeline()
+      .get(seqKey(this.prefix, topic))
+      .xrangeBuffer(streamKey(this.prefix, topic), `${from}-0`, '+', 'COUNT', this.pageSize)
+      .exec();
+    if (!results) throw new Error('history read: empty pipeline result');
+    const [[getErr, current], [rangeErr, raw]] = results as [[Error | null, string | null], [Error | null, [Buffer, Buffer[]][]]];
+    if (getErr) throw getErr;
+    if (rangeErr) throw rangeErr;
+    const items: HistoryItem[] = [];
+    for (const [id, fields] of raw) {
+      const seq = Number.parseInt(id.toString('latin1'), 10);
+      const at = fields.findIndex((f, i) => i % 2 === 0 && f.length === 1 && f[0] === 0x64); // 'd'
+      if (!Number.isSafeInteger(seq) || at < 0 || at + 1 >= fields.length) {
+        this.log.warn({ topic, id: id.toString('latin1') }, 'malformed history entry dropped');
+        continue;
+      }
+      items.push({ seq, frame: encodeMessage(topic, seq, fields[at + 1]) });
+    }
+    return { current: Number(current ?? 0), items, full: raw.length >= this.pageSize };
+  }
+}
