@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
+import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './history/history-rules';
 
 /**
  * The one configuration schema. Every knob has a doc string, a default, an
@@ -38,6 +39,13 @@ convict.addFormat({
   validate(value: unknown) {
     if (typeof value !== 'boolean') throw new Error('must be true or false');
   },
+});
+
+// History rules come as a list in config files and as "pattern=maxLength/maxAgeSeconds,..." in HERALD_HISTORY.
+convict.addFormat({
+  name: 'history-rules',
+  coerce: (value: unknown) => (typeof value === 'string' ? parseHistoryRules(value) : value),
+  validate: validateHistoryRules,
 });
 
 const schema = {
@@ -219,6 +227,20 @@ const schema = {
       env: 'HERALD_CLOCK_TOPIC',
     },
   },
+  history: {
+    rules: {
+      doc: 'Topics that get seqs and a bounded Redis history for recovery (?since=), with their limits; first match wins, * is a wildcard. Env form: "broadcast=1000/300,user:*=100/60" (pattern=maxLength/maxAgeSeconds). Empty: no history, live delivery only. Needs the redis broker.',
+      format: 'history-rules',
+      default: [] as HistoryRule[],
+      env: 'HERALD_HISTORY',
+    },
+    readCacheMs: {
+      doc: 'How long a worker reuses one history read for every connection recovering the same topic from the same seq (reconnect storms cost one Redis read).',
+      format: intRange(1, 60_000),
+      default: 2000,
+      env: 'HERALD_HISTORY_READ_CACHE_MS',
+    },
+  },
   shutdown: {
     timeoutSeconds: {
       doc: 'How long the primary waits for workers to drain and exit on SIGTERM/SIGINT before killing them.',
@@ -231,6 +253,93 @@ const schema = {
       format: intRange(1, 10_000_000),
       default: 20_000,
       env: 'HERALD_DRAIN_RATE',
+    },
+    drainWindowSeconds: {
+      doc: 'On SIGTERM/SIGINT, spread each worker\'s closes over this many seconds (still at most shutdown.closeRatePerSecond); 0 closes as fast as that rate allows.',
+      format: intRange(0, 3600),
+      default: 0,
+      env: 'HERALD_DRAIN_WINDOW',
+    },
+  },
+  auth: {
+    enabled: {
+      doc: 'Require a JWT on every upgrade (in ?token= or Sec-WebSocket-Protocol). Off: anyone may connect, as in the core contract.',
+      format: 'strict-boolean',
+      default: false,
+      env: 'HERALD_AUTH',
+    },
+    hmacSecret: {
+      doc: 'Shared secret for HS256 tokens; empty disables HS256.',
+      format: String,
+      default: '',
+      env: 'HERALD_AUTH_HMAC_SECRET',
+      sensitive: true,
+    },
+    publicKeyFile: {
+      doc: 'PEM file (SPKI public key) for RS256 or ES256 tokens; empty disables it.',
+      format: String,
+      default: '',
+      env: 'HERALD_AUTH_PUBLIC_KEY_FILE',
+    },
+    jwksFile: {
+      doc: 'Local JWKS file (JSON {"keys":[...]}) for RS256/ES256 tokens, key chosen by the token\'s kid; empty disables it.',
+      format: String,
+      default: '',
+      env: 'HERALD_AUTH_JWKS_FILE',
+    },
+    issuer: {
+      doc: 'When set, tokens must carry this iss claim.',
+      format: String,
+      default: '',
+      env: 'HERALD_AUTH_ISSUER',
+    },
+    audience: {
+      doc: 'When set, tokens must carry this aud claim.',
+      format: String,
+      default: '',
+      env: 'HERALD_AUTH_AUDIENCE',
+    },
+    clockToleranceSeconds: {
+      doc: 'Leeway for exp and nbf checks at upgrade, for clock skew between the token issuer and herald.',
+      format: intRange(0, 3600),
+      default: 5,
+      env: 'HERALD_AUTH_CLOCK_TOLERANCE',
+    },
+    expiry: {
+      doc: '"enforce": a connection is closed (close code 4501) when its token\'s exp passes; "ignore": exp is only checked at upgrade.',
+      format: oneOf(['enforce', 'ignore']),
+      default: 'enforce',
+      env: 'HERALD_AUTH_EXPIRY',
+    },
+  },
+  limits: {
+    perIp: {
+      maxConnections: {
+        doc: 'Most concurrent connections one source IP may hold on one worker process; more get HTTP 429. 0 disables.',
+        format: intRange(0, 10_000_000),
+        default: 0,
+        env: 'HERALD_PER_IP_MAX_CONNECTIONS',
+      },
+      upgradesPerSecond: {
+        doc: 'Most upgrades per second one source IP may make to one worker process (token bucket, burst of the same size); more get HTTP 429. 0 disables.',
+        format: intRange(0, 10_000_000),
+        default: 0,
+        env: 'HERALD_PER_IP_UPGRADES_PER_SECOND',
+      },
+    },
+  },
+  restart: {
+    drainWindowSeconds: {
+      doc: 'Rolling restart (SIGHUP/SIGUSR2): each replaced worker closes its clients with code 4000 spread over this many seconds (never faster than shutdown.closeRatePerSecond).',
+      format: intRange(0, 3600),
+      default: 10,
+      env: 'HERALD_RESTART_DRAIN_WINDOW',
+    },
+    readyTimeoutSeconds: {
+      doc: 'Rolling restart: how long a new worker may take to listen before the roll is abandoned (old workers keep serving).',
+      format: intRange(1, 600),
+      default: 30,
+      env: 'HERALD_RESTART_READY_TIMEOUT',
     },
   },
   respawn: {
@@ -273,6 +382,9 @@ function deepFreeze<T>(value: T): T {
 
 /** Rules that span several keys, which convict's per-key validators cannot see. */
 function crossCheck(config: HeraldConfig): void {
+  if (config.history.rules.length > 0 && config.broker !== 'redis') {
+    throw new ConfigError('history.rules: history lives in Redis, so it needs broker "redis"');
+  }
   if (!isLoopback(config.admin.host) && config.admin.apiKey === '') {
     throw new ConfigError(
       `admin.host: ${config.admin.host} is not a loopback address, so admin.apiKey (HERALD_API_KEY) must be set`,
@@ -280,6 +392,9 @@ function crossCheck(config: HeraldConfig): void {
   }
   if (config.respawn.maxDelayMs < config.respawn.minDelayMs) {
     throw new ConfigError('respawn.maxDelayMs: must be at least respawn.minDelayMs');
+  }
+  if (config.auth.enabled && !config.auth.hmacSecret && !config.auth.publicKeyFile && !config.auth.jwksFile) {
+    throw new ConfigError('auth.enabled: needs a key: set auth.hmacSecret, auth.publicKeyFile or auth.jwksFile');
   }
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(config.clock.topic)) {
     throw new ConfigError('clock.topic: must be 1 to 128 characters of [A-Za-z0-9_.:-]');

@@ -15,6 +15,7 @@ import { loadNativeUws } from '../src/native-uws';
 import { BROADCAST_TOPIC } from '../src/protocol/topics';
 import { createGateway } from '../src/transport/gateway-app';
 import { FdGuard } from '../src/capacity/fd-guard';
+import { ConnectionAuth } from '../src/auth/connection-auth';
 
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
     reserve: config.capacity.fdReserve,
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
-  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity });
+  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
+  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, auth });
   fanout = new Fanout(gateway.app, stats);
 
   subscriber.start();

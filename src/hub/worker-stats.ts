@@ -18,6 +18,8 @@ export interface WorkerStats {
   slowConsumersNow: number;
   clientFloodCloses: number;
   oversizedFrameCloses: number;
+  /** Connections closed with 4501 because their token expired. */
+  tokenExpiryCloses: number;
   lastFanoutMicros: number;
   maxFanoutMicros: number;
   brokerState: BrokerState;
@@ -41,6 +43,7 @@ export function newWorkerStats(workerId: number): WorkerStats {
     slowConsumersNow: 0,
     clientFloodCloses: 0,
     oversizedFrameCloses: 0,
+    tokenExpiryCloses: 0,
     lastFanoutMicros: 0,
     maxFanoutMicros: 0,
     brokerState: 'connecting',

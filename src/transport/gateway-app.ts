@@ -6,11 +6,13 @@ import type { Uws } from '../native-uws';
 import { CloseCode } from '../protocol/close-codes';
 import { BROADCAST_TOPIC, parseTopicList } from '../protocol/topics';
 import { countRefusal, type WorkerStats } from '../hub/worker-stats';
+import type { AuthData, ConnectionAuth } from '../auth/connection-auth';
+import { tokenFromRequest } from '../auth/token-source';
 import { ClientRateLimiter } from './client-rate-limiter';
 import { ConnectionRegistry } from './connection-registry';
 
 /** What a connection carries from upgrade to open. Most carry no extra topics and share one object. */
-interface ConnectionData {
+interface ConnectionData extends AuthData {
   topics: readonly string[];
 }
 /** Frames up to this size are read and answered with close code 1009; larger ones are dropped by uWS. */
@@ -26,6 +28,8 @@ export interface GatewayDeps {
   subscriber: BrokerSubscriber;
   /** Most WebSocket connections this worker takes before answering 503. */
   capacity: number;
+  /** JWT checks; absent when auth is off. */
+  auth?: ConnectionAuth;
 }
 
 export interface Gateway {
@@ -43,7 +47,7 @@ function refuse(res: HttpResponse, status: string, reason: string): void {
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { uws, config, log, stats, subscriber, capacity } = deps;
+  const { uws, config, log, stats, subscriber, capacity, auth } = deps;
   const app = uws.App();
   const sockets = new ConnectionRegistry<ConnectionData>();
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
@@ -75,6 +79,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
       countRefusal(stats, 'bad_topics');
       return refuse(res, '400 Bad Request', parsed.reason);
     }
+    if (auth) {
+      // The token check is asynchronous: read every header now, uWS frees `req` when this returns.
+      const { token, protocol } = tokenFromRequest(req.getQuery('token') ?? '', req.getHeader('sec-websocket-protocol'));
+      const extensions = req.getHeader('sec-websocket-extensions');
+      return auth.upgrade(res, token, parsed.topics, {
+        accept: (identity, topics) => {
+          stats.upgradesAccepted++;
+          res.upgrade<ConnectionData>({ topics, sub: identity.sub, exp: identity.exp }, key, protocol, extensions, context);
+        },
+        refuse: (status, reason, label) => {
+          countRefusal(stats, label);
+          refuse(res, status, reason);
+        },
+      });
+    }
     const data = parsed.topics.length === 0 ? NO_EXTRA_TOPICS : { topics: parsed.topics };
     stats.upgradesAccepted++;
     res.upgrade(data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
@@ -95,6 +114,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ws.subscribe(BROADCAST_TOPIC);
       for (const topic of ws.getUserData().topics) ws.subscribe(topic);
       sockets.add(ws);
+      auth?.opened(ws);
       stats.connections++;
     },
     message: (ws, message) => {
@@ -109,6 +129,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     close: (ws, code, message) => {
       sockets.delete(ws);
+      auth?.closed(ws);
       stats.connections--;
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     },
