@@ -37,7 +37,7 @@ interface CompareArgs {
 
 const USAGE = `usage: npm run bench:compare -- [--connections 10000,50000,100000] [--reps 1]
   [--servers ${SERVER_NAMES.join(',')}] [--idle S] [--broadcasts K] [--interval S]
-  [--out-dir docs/benchmarks] [--timeout MIN] [--lock ${BENCH_LOCK}] [--per-server-process C]`;
+  [--out-dir docs/benchmarks] [--timeout MIN] [--lock ${BENCH_LOCK}] [--per-server-process C] [--baseline-settle S]`;
 
 export function parseCompareArgs(argv: string[]): CompareArgs {
   const a: CompareArgs = {
@@ -66,6 +66,7 @@ export function parseCompareArgs(argv: string[]): CompareArgs {
       case '--interval': a.scenario.intervalMs = num() * 1000; break;
       case '--settle-max': a.scenario.settleMaxMs = num() * 1000; break;
       case '--per-server-process': a.scenario.perServerProcess = num(); break;
+      case '--baseline-settle': a.scenario.baselineSettleMs = num() * 1000; break;
       case '--out-dir': a.outDir = path.resolve(val()); break;
       case '--timeout': a.timeoutMin = num(); break;
       case '--lock': a.lock = val(); break;
@@ -145,12 +146,13 @@ async function main(): Promise<number> {
   log(`[compare] N=${args.connections.join(',')} x ${args.reps} rep(s) x ${args.servers.join(',')}; timeout ${timeoutMin} min; results -> ${base}.{json,md,svg}`);
 
   const scenario: ScenarioOptions = { ...args.scenario, log };
+  let runNo = 0;
   for (const n of args.connections) {
     for (let rep = 1; rep <= args.reps; rep++) {
       const order = rep % 2 === 1 ? args.servers : [...args.servers].reverse();
       for (const server of order) {
         log(`[compare] N=${n} rep ${rep}/${args.reps}: ${server}`);
-        const r = await runScenario(server, n, rep, scenario);
+        const r = await runScenario(server, n, rep, scenario, runNo++);
         runs.push(r);
         log(`[compare]   -> ${r.ok ? 'ok' : `FAILED: ${r.failure}`}`);
         writeReports();

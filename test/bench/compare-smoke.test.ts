@@ -17,7 +17,7 @@ test('bench:compare at 500 connections, herald and ws: table, JSON, nothing lost
     // A private lock file: a small smoke run need not wait for a C1M job holding the real one.
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
       execFile(process.execPath, [CLI, '--connections', '500', '--servers', 'herald,ws', '--idle', '1', '--broadcasts', '3',
-        '--interval', '0.3', '--settle-max', '5', '--out-dir', dir, '--lock', path.join(dir, 'lock')], { timeout: 55_000 },
+        '--interval', '0.3', '--settle-max', '5', '--baseline-settle', '1', '--out-dir', dir, '--lock', path.join(dir, 'lock')], { timeout: 55_000 },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr })));
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^500\s+herald\s/m);

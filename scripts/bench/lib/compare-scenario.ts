@@ -25,6 +25,8 @@ export interface ScenarioOptions {
   maxPending: number;
   /** Connections per server process; processes = max(2, ceil(N / this)). */
   perServerProcess: number;
+  /** Wait after the server is ready before the baseline memory reading. */
+  baselineSettleMs: number;
   log: (s: string) => void;
 }
 
@@ -39,10 +41,20 @@ export const DEFAULT_SCENARIO: Omit<ScenarioOptions, 'log'> = {
   maxPending: 1000,
   // Under the 20,000-fd limit with headroom for SO_REUSEPORT's uneven hashing.
   perServerProcess: 16_000,
+  // V8's memory reducer shrinks a fresh Node process by ~10 MB some seconds
+  // (in steps) after start-up; a baseline taken before that makes per-connection memory
+  // come out negative at 10k connections. Measured on an idle bare-uWS process: -11 MB at 10 s, -2 MB more at 18 s, flat after. 20 s is past both.
+  baselineSettleMs: 20_000,
 };
 
-/** Each loopback source address gives ~28,000 ephemeral ports; stay well under. */
-const CONNECTIONS_PER_SOURCE_IP = 25_000;
+/**
+ * Connections per loopback source address. Binding a source address makes the
+ * kernel search that address's ephemeral ports on every connect, and the search
+ * slows down badly as the ports fill (measured: 10k connections from one
+ * address ramp at ~1,000/s, from eight at ~6,300/s). A few thousand per
+ * address keeps the client's connect() cheap, so the ramp measures the server.
+ */
+const CONNECTIONS_PER_SOURCE_IP = 2_000;
 
 export interface MemoryFigures {
   rssBefore: number;
@@ -98,9 +110,16 @@ export function clientPerProcess(n: number): number {
   return Math.min(19_000, Math.max(1, Math.ceil(n / 2)));
 }
 
-export function sourceIpsFor(n: number): string[] {
+/**
+ * Source addresses 127.0.B.2, 127.0.B.3, ... for run number `block`: each run
+ * gets its own /24, because the previous run's closed connections sit in
+ * TIME_WAIT for a minute and would make the same addresses' port search slow.
+ */
+export function sourceIpsFor(n: number, block: number): string[] {
   const k = Math.ceil(n / CONNECTIONS_PER_SOURCE_IP);
-  return Array.from({ length: k }, (_, i) => `127.0.0.${2 + i}`);
+  if (k > 252) throw new Error(`N=${n} needs more than one /24 of source addresses`);
+  const b = 1 + (block % 250);
+  return Array.from({ length: k }, (_, i) => `127.0.${b}.${2 + i}`);
 }
 
 function median(xs: number[]): number | null {
@@ -126,7 +145,7 @@ function clientPids(): number[] {
   return childPids(process.pid).filter((p) => cmdline(p).includes('load-worker'));
 }
 
-export async function runScenario(server: ServerName, n: number, rep: number, o: ScenarioOptions): Promise<RunResult> {
+export async function runScenario(server: ServerName, n: number, rep: number, o: ScenarioOptions, sourceBlock = rep): Promise<RunResult> {
   const processes = serverProcessesFor(n, o.perServerProcess);
   const perProcess = clientPerProcess(n);
   const r: RunResult = {
@@ -147,13 +166,13 @@ export async function runScenario(server: ServerName, n: number, rep: number, o:
     phase = 'start server';
     srv = await startServer(server, processes, redis.url);
     const s = srv;
-    await sleep(1000); // let start-up allocations settle before the baseline
+    await sleep(o.baselineSettleMs);
     const rssBefore = sumRssBytes(s.pids);
     const ussBefore = sumUssBytes(s.pids);
 
     phase = 'ramp';
     const opts: LoadOptions = {
-      ...DEFAULTS, urls: [s.url], connections: n, sourceIps: sourceIpsFor(n), rate: o.rate, maxPending: o.maxPending,
+      ...DEFAULTS, urls: [s.url], connections: n, sourceIps: sourceIpsFor(n, sourceBlock), rate: o.rate, maxPending: o.maxPending,
       perProcess, protocol: s.protocol, publishVia: s.publishVia, publishCount: o.broadcasts,
       publishInterval: o.intervalMs / 1000, settle: o.settleMaxMs / 1000, quiet: true, connectTimeoutMs: 10_000, retries: 3,
     };
