@@ -15,7 +15,10 @@ import { loadNativeUws } from '../src/native-uws';
 import { BROADCAST_TOPIC } from '../src/protocol/topics';
 import { createGateway } from '../src/transport/gateway-app';
 import { FdGuard } from '../src/capacity/fd-guard';
+import { createWorkerHistory, type WorkerHistory } from '../src/history/worker-history';
 import { ConnectionAuth } from '../src/auth/connection-auth';
+import { drainRate } from '../src/lifecycle/drain-rate';
+import { createWorkerMetrics } from '../src/metrics/worker-metrics';
 
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
@@ -28,19 +31,23 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'worker', workerId);
   const uws = loadNativeUws();
   const stats = newWorkerStats(workerId);
+  const metrics = createWorkerMetrics(stats);
 
   let fanout: Fanout | undefined;
+  let history: WorkerHistory | undefined;
   const onMessage: MessageHandler = (topic, payload) => fanout?.deliver(topic, payload);
   const brokerLog = log.child({ component: 'broker' });
   const subscriber: BrokerSubscriber =
     config.broker === 'redis'
       ? new RedisSubscriber(config.redis.url, config.redis.prefix, onMessage, (state, detail) => {
           stats.brokerState = state;
+          history?.onBrokerState(state);
           const level = state === 'connected' ? 'info' : 'warn';
           brokerLog[level]({ state, detail }, `redis subscriber ${state}`);
         }, brokerLog)
       : new LocalSubscriber(onMessage);
 
+  history = createWorkerHistory(config, subscriber, log.child({ component: 'history' }));
   const limit = readOpenFileLimit();
   const capacity = connectionCapacity({
     softLimit: limit.soft,
@@ -49,8 +56,8 @@ async function main(): Promise<void> {
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
   const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
-  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, auth });
-  fanout = new Fanout(gateway.app, stats);
+  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, recovery: history.recovery, onTopicLapse: history.onTopicLapse, auth });
+  fanout = new Fanout(gateway.app, stats, log.child({ component: 'fanout' }), history.recovery);
 
   subscriber.start();
   subscriber.subscribe(BROADCAST_TOPIC);
@@ -63,12 +70,14 @@ async function main(): Promise<void> {
   send({ type: 'listening', port, capacity });
 
   let stopping = false;
-  const shutdown = async (closeCode: number, reason: string) => {
+  const shutdown = async (closeCode: number, reason: string, drainWindowSeconds = config.shutdown.drainWindowSeconds, restart = false) => {
     if (stopping) return;
     stopping = true;
     guard.stop();
-    await gateway.drain(closeCode, reason, config.shutdown.closeRatePerSecond);
+    const perSecond = drainRate(stats.connections, drainWindowSeconds, config.shutdown.closeRatePerSecond);
+    await gateway.drain(closeCode, reason, perSecond, !restart);
     await subscriber.close();
+    await history.close();
     log.info('worker stopped');
     log.flush();
     process.exit(0);
@@ -76,15 +85,22 @@ async function main(): Promise<void> {
 
   process.on('message', (msg: unknown) => {
     if (!isToWorker(msg)) return;
-    if (msg.type === 'stats-request') {
+    if (msg.type === 'stats-request' || msg.type === 'metrics-request') {
       const mem = process.memoryUsage();
       stats.rssBytes = mem.rss;
       stats.heapUsedBytes = mem.heapUsed;
       stats.brokerState = subscriber.state;
       stats.brokerReconnects = subscriber.reconnects;
-      send({ type: 'stats', id: msg.id, stats });
+      if (msg.type === 'stats-request') send({ type: 'stats', id: msg.id, stats });
+      else {
+        const id = msg.id;
+        metrics().then(
+          (json) => send({ type: 'metrics', id, metrics: json }),
+          (err: Error) => log.error({ err: err.message }, 'metrics collection failed'),
+        );
+      }
     } else if (msg.type === 'shutdown') {
-      void shutdown(msg.closeCode, msg.reason);
+      void shutdown(msg.closeCode, msg.reason, msg.drainWindowSeconds, msg.restart);
     }
   });
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.

@@ -7,11 +7,14 @@ import { createAdminServer } from '../src/admin/admin-server';
 import type { BrokerPublisher } from '../src/broker/broker';
 import { LocalPublisher } from '../src/broker/local-broker';
 import { RedisPublisher } from '../src/broker/redis-publisher';
+import { HistoryPublisher } from '../src/history/history-publisher';
+import { HistoryRules } from '../src/history/history-rules';
 import { checkKernelLimits } from '../src/capacity/kernel-limits';
 import { connectionCapacity, readOpenFileLimit } from '../src/capacity/fd-limits';
 import { startClock } from '../src/clock/clock-publisher';
 import { ConfigError, loadConfig, type HeraldConfig } from '../src/config';
 import { Supervisor } from '../src/lifecycle/supervisor';
+import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
 import { CloseCode } from '../src/protocol/close-codes';
@@ -27,6 +30,12 @@ function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
   for (const f of findings) {
     log.warn({ limit: f.name, current: f.current, wanted: f.wanted }, `${f.name} caps capacity for ${config.capacity.targetConnections} connections; fix: ${f.fix}`);
   }
+}
+
+/** Topics with history get seqs and are stored (Lua script); the rest are plain PUBLISHes. */
+function withHistory(config: HeraldConfig, redis: RedisPublisher): BrokerPublisher {
+  const rules = new HistoryRules(config.history.rules);
+  return rules.enabled ? new HistoryPublisher(redis, config.redis.prefix, rules) : redis;
 }
 
 async function main(): Promise<void> {
@@ -45,9 +54,10 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, workers, log.child({ component: 'supervisor' }));
   const publisher: BrokerPublisher =
     config.broker === 'redis'
-      ? new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' }))
+      ? withHistory(config, new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' })))
       : new LocalPublisher((msg) => supervisor.sendToAll(msg));
-  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher, snapshot: () => supervisor.snapshot() });
+  const metrics = createClusterMetrics({ workers: () => supervisor.metricsSnapshot(), workerCounts: () => supervisor.counts() });
+  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher, snapshot: () => supervisor.snapshot(), metrics });
   let stopClock = () => {};
 
   let signals = 0;

@@ -13,6 +13,8 @@ export interface AdminDeps {
   log: Logger;
   publisher: BrokerPublisher;
   snapshot: () => Promise<WorkerSnapshot[]>;
+  /** Prometheus text for GET /metrics, aggregated over the workers. */
+  metrics?: { contentType: string; scrape: () => Promise<string> };
 }
 
 function authorized(header: string | undefined, apiKey: string): boolean {
@@ -27,7 +29,7 @@ function authorized(header: string | undefined, apiKey: string): boolean {
  * Plain node:http, so it never shares the gateway's SO_REUSEPORT port group.
  */
 export function createAdminServer(deps: AdminDeps): http.Server {
-  const { config, log, publisher, snapshot } = deps;
+  const { config, log, publisher, snapshot, metrics } = deps;
 
   const publish = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     if (!authorized(req.headers.authorization, config.admin.apiKey)) {
@@ -59,6 +61,10 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     },
     'GET /stats': async (_req, res) => {
       sendJson(res, 200, clusterStatus(config.broker, publisher, await snapshot()));
+    },
+    'GET /metrics': async (_req, res) => {
+      if (!metrics) return sendText(res, 404, 'metrics not enabled\n');
+      sendText(res, 200, await metrics.scrape(), metrics.contentType);
     },
   };
 

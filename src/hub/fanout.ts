@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { encodeMessage, envelopeTopic } from '../history/envelope';
 import { decodeSeqFrame } from '../history/seq-frame';
 import type { Logger } from '../logger';
-import type { WorkerStats } from './worker-stats';
+import { recordFanout, type WorkerStats } from './worker-stats';
 
 /** What the fan-out needs from the transport: the uWS app satisfies it. */
 export interface TopicSink {
@@ -58,5 +58,6 @@ export class Fanout {
     stats.messagesDelivered += raw + enveloped;
     stats.lastFanoutMicros = micros;
     if (micros > stats.maxFanoutMicros) stats.maxFanoutMicros = micros;
+    recordFanout(stats, micros);
   }
 }

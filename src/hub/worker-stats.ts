@@ -1,5 +1,8 @@
 import type { BrokerState } from '../broker/broker';
 
+/** Upper bounds (microseconds) of the fan-out duration histogram; one more bucket counts everything above. */
+export const FANOUT_BUCKETS_MICROS = [10, 50, 100, 500, 1000, 5000, 10_000, 50_000, 100_000, 500_000, 1_000_000] as const;
+
 /** Counters one worker keeps and reports to the primary. Plain numbers: the fan-out path only increments. */
 export interface WorkerStats {
   pid: number;
@@ -22,6 +25,9 @@ export interface WorkerStats {
   tokenExpiryCloses: number;
   lastFanoutMicros: number;
   maxFanoutMicros: number;
+  /** Fan-out durations per FANOUT_BUCKETS_MICROS bound (not cumulative; last slot is +Inf). Plain numbers so they cross IPC. */
+  fanoutBuckets: number[];
+  fanoutMicrosSum: number;
   brokerState: BrokerState;
   brokerReconnects: number;
   rssBytes: number;
@@ -46,6 +52,8 @@ export function newWorkerStats(workerId: number): WorkerStats {
     tokenExpiryCloses: 0,
     lastFanoutMicros: 0,
     maxFanoutMicros: 0,
+    fanoutBuckets: new Array<number>(FANOUT_BUCKETS_MICROS.length + 1).fill(0),
+    fanoutMicrosSum: 0,
     brokerState: 'connecting',
     brokerReconnects: 0,
     rssBytes: 0,
@@ -55,4 +63,12 @@ export function newWorkerStats(workerId: number): WorkerStats {
 
 export function countRefusal(stats: WorkerStats, reason: string): void {
   stats.upgradesRefused[reason] = (stats.upgradesRefused[reason] ?? 0) + 1;
+}
+
+/** Counts one fan-out in the duration histogram: a short scan over 11 bounds, once per message, never per socket. */
+export function recordFanout(stats: WorkerStats, micros: number): void {
+  let i = 0;
+  while (i < FANOUT_BUCKETS_MICROS.length && micros > FANOUT_BUCKETS_MICROS[i]) i++;
+  stats.fanoutBuckets[i]++;
+  stats.fanoutMicrosSum += micros;
 }

@@ -35,7 +35,8 @@ export class Supervisor {
   private shuttingDown = false;
   private everReady = false;
   private nextStatsId = 1;
-  private readonly pendingStats = new Map<number, (stats: WorkerStats) => void>();
+  /** Answers awaited from workers (stats, metrics), by request id. */
+  private readonly pending = new Map<number, (answer: unknown) => void>();
   private resolveReady!: () => void;
   private rejectReady!: (err: Error) => void;
   /** Resolves once every worker listens for the first time; rejects on a start-up failure. */
@@ -123,7 +124,9 @@ export class Supervisor {
           this.resolveReady();
         }
       } else if (msg.type === 'stats') {
-        this.pendingStats.get(msg.id)?.(msg.stats);
+        this.pending.get(msg.id)?.(msg.stats);
+      } else if (msg.type === 'metrics') {
+        this.pending.get(msg.id)?.(msg.metrics);
       } else if (msg.type === 'fatal') {
         // A worker that cannot start (port taken, no native transport, bad config) will not
         // start on a retry either; respawning it would only loop.
@@ -150,19 +153,36 @@ export class Supervisor {
     }, delay);
   }
 
+  /** prom-client JSON from every live worker; a worker that does not answer within 1 s is left out. */
+  async metricsSnapshot(): Promise<object[][]> {
+    const live = this.slots.filter((s) => s.worker?.isConnected() && s.listening).map((s) => s.worker!);
+    const answers = await Promise.all(live.map((w) => this.ask<object[]>(w, (id) => ({ type: 'metrics-request', id }))));
+    return answers.filter((a): a is object[] => a !== undefined);
+  }
+
+  /** Worker slots configured and currently listening. */
+  counts(): { configured: number; up: number } {
+    return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.isConnected() && s.listening).length };
+  }
+
   private requestStats(worker: Worker): Promise<WorkerStats | undefined> {
+    return this.ask<WorkerStats>(worker, (id) => ({ type: 'stats-request', id }));
+  }
+
+  /** Sends a request and waits for the answer with the same id, or undefined after the timeout. */
+  private ask<T>(worker: Worker, request: (id: number) => ToWorker): Promise<T | undefined> {
     const id = this.nextStatsId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.pendingStats.delete(id);
+        this.pending.delete(id);
         resolve(undefined);
       }, STATS_TIMEOUT_MS);
-      this.pendingStats.set(id, (stats) => {
+      this.pending.set(id, (answer) => {
         clearTimeout(timer);
-        this.pendingStats.delete(id);
-        resolve(stats);
+        this.pending.delete(id);
+        resolve(answer as T);
       });
-      worker.send({ type: 'stats-request', id } satisfies ToWorker);
+      worker.send(request(id));
     });
   }
 }

@@ -10,10 +10,14 @@ import type { AuthData, ConnectionAuth } from '../auth/connection-auth';
 import { tokenFromRequest } from '../auth/token-source';
 import { ClientRateLimiter } from './client-rate-limiter';
 import { ConnectionRegistry } from './connection-registry';
+import { parseRecoveryQuery, type EnvelopeSession, type RecoveryManager } from './recovery';
+import { TopicInterest } from './topic-interest';
 
 /** What a connection carries from upgrade to open. Most carry no extra topics and share one object. */
 interface ConnectionData extends AuthData {
   topics: readonly string[];
+  /** Set for ?format=envelope connections (and their ?since= positions). */
+  session?: EnvelopeSession;
 }
 /** Frames up to this size are read and answered with close code 1009; larger ones are dropped by uWS. */
 const HARD_FRAME_LIMIT = 64 * 1024;
@@ -28,6 +32,10 @@ export interface GatewayDeps {
   subscriber: BrokerSubscriber;
   /** Most WebSocket connections this worker takes before answering 503. */
   capacity: number;
+  /** Envelope connections and recovery after reconnect (?format=envelope&since=...). */
+  recovery?: RecoveryManager;
+  /** Told when this worker stops receiving a topic from the broker. */
+  onTopicLapse?: (topic: string) => void;
   /** JWT checks; absent when auth is off. */
   auth?: ConnectionAuth;
 }
@@ -38,7 +46,8 @@ export interface Gateway {
   /** Closes the listen socket; existing connections stay. */
   stopAccepting(): void;
   /** Stops accepting, then closes every connection at a bounded rate. */
-  drain(closeCode: number, reason: string, perSecond: number): Promise<void>;
+  /** With refuseNew false (rolling restart), an upgrade already in flight is still served, then closed by the drain too. */
+  drain(closeCode: number, reason: string, perSecond: number, refuseNew?: boolean): Promise<void>;
 }
 
 function refuse(res: HttpResponse, status: string, reason: string): void {
@@ -51,6 +60,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const app = uws.App();
   const sockets = new ConnectionRegistry<ConnectionData>();
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
+  const interest = subscriber.needsTopicInterest ? new TopicInterest(subscriber, deps.onTopicLapse) : undefined;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   stats.capacity = capacity;
@@ -79,6 +89,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       countRefusal(stats, 'bad_topics');
       return refuse(res, '400 Bad Request', parsed.reason);
     }
+    const recovery = parseRecoveryQuery(req.getQuery('format') ?? '', req.getQuery('since') ?? '', parsed.topics);
+    if (!recovery.ok) {
+      countRefusal(stats, 'bad_recovery');
+      return refuse(res, '400 Bad Request', recovery.reason);
+    }
     if (auth) {
       // The token check is asynchronous: read every header now, uWS frees `req` when this returns.
       const { token, protocol } = tokenFromRequest(req.getQuery('token') ?? '', req.getHeader('sec-websocket-protocol'));
@@ -86,7 +101,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return auth.upgrade(res, token, parsed.topics, {
         accept: (identity, topics) => {
           stats.upgradesAccepted++;
-          res.upgrade<ConnectionData>({ topics, sub: identity.sub, exp: identity.exp }, key, protocol, extensions, context);
+          res.upgrade<ConnectionData>({ topics, sub: identity.sub, exp: identity.exp, session: recovery.session }, key, protocol, extensions, context);
         },
         refuse: (status, reason, label) => {
           countRefusal(stats, label);
@@ -94,7 +109,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         },
       });
     }
-    const data = parsed.topics.length === 0 ? NO_EXTRA_TOPICS : { topics: parsed.topics };
+    const data = parsed.topics.length === 0 && !recovery.session ? NO_EXTRA_TOPICS : { topics: parsed.topics, session: recovery.session };
     stats.upgradesAccepted++;
     res.upgrade(data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
@@ -111,8 +126,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // both ends). The slow-consumer sweep below closes with a documented code and counts it.
     upgrade,
     open: (ws) => {
-      ws.subscribe(BROADCAST_TOPIC);
-      for (const topic of ws.getUserData().topics) ws.subscribe(topic);
+      const { session, topics } = ws.getUserData();
+      if (session && deps.recovery) deps.recovery.open(ws, topics, session);
+      else {
+        ws.subscribe(BROADCAST_TOPIC);
+        for (const topic of topics) ws.subscribe(topic);
+      }
       sockets.add(ws);
       auth?.opened(ws);
       stats.connections++;
@@ -129,19 +148,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     close: (ws, code, message) => {
       sockets.delete(ws);
+      const session = ws.getUserData().session;
+      if (session) deps.recovery?.close(session);
       auth?.closed(ws);
       stats.connections--;
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     },
-    // Redis only needs to hear of a topic while some local connection listens to it.
-    subscription: subscriber.needsTopicInterest
-      ? (_ws, topicBytes, newCount, oldCount) => {
-          if (newCount !== 0 && oldCount !== 0) return;
-          const topic = Buffer.from(topicBytes).toString('latin1');
-          if (topic === BROADCAST_TOPIC) return; // pinned for the worker's lifetime
-          if (oldCount === 0 && newCount > 0) subscriber.subscribe(topic);
-          else if (newCount === 0) subscriber.unsubscribe(topic);
-        }
+    // Redis only needs to hear of a topic while some local connection listens to it (raw, envelope or recovering).
+    subscription: interest
+      ? (_ws, topicBytes, newCount, oldCount) => interest.onSubscription(Buffer.from(topicBytes).toString('latin1'), newCount, oldCount)
       : undefined,
   });
 
@@ -175,8 +190,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     stats.accepting = false;
   };
 
-  const drain = async (closeCode: number, reason: string, perSecond: number) => {
-    draining = true;
+  const drain = async (closeCode: number, reason: string, perSecond: number, refuseNew = true) => {
+    draining = refuseNew;
     clearInterval(sweepTimer);
     stopAccepting();
     log.info({ connections: sockets.size, perSecond }, 'draining connections');
