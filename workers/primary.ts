@@ -80,6 +80,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // Rolling restart. The configuration is re-read first, so a broken file stops the roll before any worker is
+  // touched; the new workers read the files themselves. Primary-level settings (ports, broker, workers) need a full restart.
+  const roll = async (signal: string) => {
+    let next: HeraldConfig;
+    try {
+      next = loadConfig();
+    } catch (err) {
+      log.error({ signal, err: (err as Error).message }, 'rolling restart refused: invalid configuration');
+      return;
+    }
+    log.info({ signal }, 'rolling restart requested');
+    await supervisor.rollingRestart({ drainWindowSeconds: next.restart.drainWindowSeconds, readyTimeoutSeconds: next.restart.readyTimeoutSeconds });
+  };
+  process.on('SIGHUP', () => void roll('SIGHUP'));
+  process.on('SIGUSR2', () => void roll('SIGUSR2'));
 
   supervisor.start();
   admin.on('error', (err) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { HeraldConfig } from '../config';
 import type { WorkerStats } from '../hub/worker-stats';
 import type { Logger } from '../logger';
+import { CloseCode } from '../protocol/close-codes';
 import { isToPrimary, type ToWorker } from './ipc';
 
 /** A worker slot: the slot survives its worker, so a respawn keeps the id and the crash history. */
@@ -26,6 +27,15 @@ export interface WorkerSnapshot {
 const STABLE_AFTER_MS = 30_000;
 const STATS_TIMEOUT_MS = 1000;
 
+export interface RollOptions {
+  /** Each old worker's clients are closed with 4000 spread over this window. */
+  drainWindowSeconds: number;
+  /** A replacement that does not listen within this time abandons the roll. */
+  readyTimeoutSeconds: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * Forks the gateway workers, respawns crashed ones with exponential backoff,
  * answers stats queries and runs the ordered shutdown. Owns no client socket.
@@ -33,6 +43,7 @@ const STATS_TIMEOUT_MS = 1000;
 export class Supervisor {
   private readonly slots: Slot[] = [];
   private shuttingDown = false;
+  private rolling = false;
   private everReady = false;
   private nextStatsId = 1;
   /** Answers awaited from workers (stats, metrics), by request id. */
@@ -100,6 +111,65 @@ export class Supervisor {
       this.killAll();
     }
     return { forced };
+  }
+
+  /**
+   * Rolling restart: one slot at a time, fork the replacement, wait until it
+   * listens (SO_REUSEPORT lets old and new share the port, so nobody is refused),
+   * then have the old worker stop accepting and close its clients with 4000
+   * spread over the drain window, and wait for it to exit. New workers read the
+   * configuration files afresh. A replacement that fails leaves the old worker
+   * in place and ends the roll. Returns false when the roll did not complete.
+   */
+  async rollingRestart(options: RollOptions): Promise<boolean> {
+    if (this.rolling || this.shuttingDown) {
+      this.log.warn('rolling restart already running or shutting down: ignored');
+      return false;
+    }
+    this.rolling = true;
+    try {
+      this.log.info({ workers: this.slots.length, drainWindowSeconds: options.drainWindowSeconds }, 'rolling restart started');
+      for (const slot of this.slots) {
+        if (this.shuttingDown) return false;
+        if (!(await this.replace(slot, options))) return false;
+      }
+      this.log.info('rolling restart done');
+      return true;
+    } finally {
+      this.rolling = false;
+    }
+  }
+
+  private async replace(slot: Slot, options: RollOptions): Promise<boolean> {
+    const old = slot.worker;
+    if (!old || old.isDead() || !slot.listening) {
+      this.log.warn({ worker: slot.id }, 'slot not running; left to the respawn logic');
+      return true;
+    }
+    this.fork(slot);
+    const fresh = slot.worker!;
+    const deadline = Date.now() + options.readyTimeoutSeconds * 1000;
+    while (!slot.listening && !fresh.isDead() && Date.now() < deadline && !this.shuttingDown) await sleep(25);
+    if (!slot.listening) {
+      this.log.error({ worker: slot.id, pid: fresh.process.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
+      slot.worker = old;
+      slot.listening = true;
+      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+      return false;
+    }
+    this.log.info({ worker: slot.id, oldPid: old.process.pid, newPid: fresh.process.pid }, 'replacement listening; draining old worker');
+    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+    if (old.isConnected()) {
+      old.send({ type: 'shutdown', closeCode: CloseCode.RECONNECT, reason: 'worker restarting, reconnect', drainWindowSeconds: options.drainWindowSeconds, restart: true } satisfies ToWorker);
+    } else old.process.kill('SIGTERM');
+    const limitMs = (options.drainWindowSeconds + this.config.shutdown.timeoutSeconds) * 1000;
+    const timer = setTimeout(() => {
+      this.log.warn({ worker: slot.id, pid: old.process.pid }, 'old worker did not drain in time: killing it');
+      old.process.kill('SIGKILL');
+    }, limitMs);
+    await exited;
+    clearTimeout(timer);
+    return true;
   }
 
   /** Immediate stop, for a second signal. */
