@@ -15,6 +15,7 @@ import { loadNativeUws } from '../src/native-uws';
 import { BROADCAST_TOPIC } from '../src/protocol/topics';
 import { createGateway } from '../src/transport/gateway-app';
 import { FdGuard } from '../src/capacity/fd-guard';
+import { createWorkerHistory, type WorkerHistory } from '../src/history/worker-history';
 import { ConnectionAuth } from '../src/auth/connection-auth';
 import { drainRate } from '../src/lifecycle/drain-rate';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics';
@@ -33,17 +34,20 @@ async function main(): Promise<void> {
   const metrics = createWorkerMetrics(stats);
 
   let fanout: Fanout | undefined;
+  let history: WorkerHistory | undefined;
   const onMessage: MessageHandler = (topic, payload) => fanout?.deliver(topic, payload);
   const brokerLog = log.child({ component: 'broker' });
   const subscriber: BrokerSubscriber =
     config.broker === 'redis'
       ? new RedisSubscriber(config.redis.url, config.redis.prefix, onMessage, (state, detail) => {
           stats.brokerState = state;
+          history?.onBrokerState(state);
           const level = state === 'connected' ? 'info' : 'warn';
           brokerLog[level]({ state, detail }, `redis subscriber ${state}`);
         }, brokerLog)
       : new LocalSubscriber(onMessage);
 
+  history = createWorkerHistory(config, subscriber, log.child({ component: 'history' }));
   const limit = readOpenFileLimit();
   const capacity = connectionCapacity({
     softLimit: limit.soft,
@@ -52,8 +56,8 @@ async function main(): Promise<void> {
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
   const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
-  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, auth });
-  fanout = new Fanout(gateway.app, stats);
+  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, recovery: history.recovery, onTopicLapse: history.onTopicLapse, auth });
+  fanout = new Fanout(gateway.app, stats, log.child({ component: 'fanout' }), history.recovery);
 
   subscriber.start();
   subscriber.subscribe(BROADCAST_TOPIC);
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
     const perSecond = drainRate(stats.connections, drainWindowSeconds, config.shutdown.closeRatePerSecond);
     await gateway.drain(closeCode, reason, perSecond, !restart);
     await subscriber.close();
+    await history.close();
     log.info('worker stopped');
     log.flush();
     process.exit(0);

@@ -97,14 +97,16 @@ export class HistoryReader {
     // Runs in the same tick as the caller's continuation, so nothing new can arrive in between.
     if (page.full) return { current: page.current, items: page.items, more: true };
     let last = page.items.length > 0 ? page.items[page.items.length - 1].seq : from - 1;
+    let current = page.current;
     const items = page.items.slice();
     for (const m of live) {
       if (m.seq > last) {
         items.push(m);
         last = m.seq;
+        current = Math.max(current, m.seq);
       }
     }
-    return { current: Math.max(page.current, last), items, more: false };
+    return { current, items, more: false };
   }
 
   /** Forget cached reads of a topic: the worker's Redis subscription to it lapsed, so their live logs may have holes. */

@@ -27,6 +27,10 @@ interface Pending {
   /** Live messages that arrived while history was being read, in arrival order. */
   buffer: { seq: number | undefined; frame: string }[];
   overflow: boolean;
+  /** Set once history is sent: the last seq the client has. */
+  last?: number;
+  count: number;
+  timer?: NodeJS.Timeout;
 }
 
 export type RecoveryQuery = { ok: true; session?: EnvelopeSession } | { ok: false; reason: string };
@@ -34,6 +38,8 @@ export type RecoveryQuery = { ok: true; session?: EnvelopeSession } | { ok: fals
 /** Live messages buffered per recovering socket and topic before it is closed (4002) to reconnect later. */
 const MAX_BUFFERED = 10_000;
 const uWS_DROPPED = 2;
+/** Longest wait at the seam for the live stream to catch up with what history returned (see finishWhenCaughtUp). */
+const CATCH_UP_MS = 2000;
 
 /**
  * Parses ?format= and ?since= at upgrade (synchronously, as uWS requires).
@@ -76,6 +82,8 @@ export interface RecoveryDeps {
  */
 export class RecoveryManager {
   private readonly pending = new Map<string, Set<Pending>>();
+  /** Highest seq this worker has received live per watched topic. */
+  private readonly lastLive = new Map<string, number>();
   recoveries = 0;
   gaps = 0;
 
@@ -87,11 +95,15 @@ export class RecoveryManager {
   }
 
   live(topic: string, seq: number | undefined, frame: string): void {
-    if (seq !== undefined) this.deps.reader?.noteLive(topic, seq, frame);
+    if (seq !== undefined) {
+      this.deps.reader?.noteLive(topic, seq, frame);
+      if (seq > (this.lastLive.get(topic) ?? 0)) this.lastLive.set(topic, seq);
+    }
     for (const p of this.pending.get(topic) ?? []) {
       if (p.overflow) continue;
       if (p.buffer.length >= MAX_BUFFERED) p.overflow = true;
       else p.buffer.push({ seq, frame });
+      if (seq !== undefined && p.last !== undefined && seq >= p.last) this.finish(p);
     }
   }
 
@@ -120,7 +132,7 @@ export class RecoveryManager {
       ws.subscribe(envelopeTopic(topic));
       return;
     }
-    const p: Pending = { ws, session, topic, buffer: [], overflow: false };
+    const p: Pending = { ws, session, topic, buffer: [], overflow: false, count: 0 };
     ws.subscribe(holdTopic(topic));
     let set = this.pending.get(topic);
     if (!set) this.pending.set(topic, (set = new Set()));
@@ -128,11 +140,10 @@ export class RecoveryManager {
     try {
       await whenSubscribed(topic);
       let last = since;
-      let count = 0;
       for (let first = true; ; first = false) {
-        if (session.closed) return;
+        if (session.closed) return void this.detach(p);
         const view = await reader.read(topic, last + 1);
-        if (session.closed) return;
+        if (session.closed) return void this.detach(p);
         if (first) {
           const gap = findGap(topic, since, view.items[0]?.seq, view.current);
           if (gap) {
@@ -142,27 +153,63 @@ export class RecoveryManager {
         }
         for (const item of view.items) {
           if (item.seq <= last) continue;
-          if (!this.send(p, item.frame)) return;
+          if (!this.send(p, item.frame)) return void this.detach(p);
           last = item.seq;
-          count++;
+          p.count++;
         }
         if (!view.more) break;
       }
-      // The seam: synchronous from here, so no live message can slip in between.
-      if (p.overflow) return void ws.end(CloseCode.SLOW_CONSUMER, 'too far behind while recovering, reconnect');
-      for (const m of p.buffer) {
-        if (m.seq !== undefined && m.seq <= last) continue;
-        if (!this.send(p, m.frame)) return;
-        if (m.seq !== undefined) last = m.seq;
-        count++;
-      }
-      ws.subscribe(envelopeTopic(topic));
-      ws.send(encodeRecovered(topic, last, count));
-    } finally {
-      set.delete(p);
-      if (set.size === 0 && this.pending.get(topic) === set) this.pending.delete(topic);
-      if (!session.closed) ws.unsubscribe(holdTopic(topic));
+      p.last = last;
+      this.finishWhenCaughtUp(p);
+    } catch (err) {
+      this.detach(p);
+      throw err;
     }
+  }
+
+  /**
+   * History may hold messages this worker has not yet received live: the Lua
+   * script's PUBLISH and the XRANGE reply travel on different connections. So
+   * the switch to live waits until the live stream reaches the last history seq
+   * (the buffer then holds everything after it); only then do buffered and live
+   * messages continue the history without a duplicate.
+   */
+  private finishWhenCaughtUp(p: Pending): void {
+    if ((this.lastLive.get(p.topic) ?? 0) >= p.last! || p.buffer.some((m) => m.seq !== undefined && m.seq >= p.last!)) return this.finish(p);
+    p.timer = setTimeout(() => {
+      this.deps.log.warn({ topic: p.topic, last: p.last }, 'live stream did not catch up with history; going live');
+      this.finish(p);
+    }, CATCH_UP_MS);
+    p.timer.unref();
+  }
+
+  /** The seam: synchronous, so no live message can slip in between. Idempotent. */
+  private finish(p: Pending): void {
+    if (!this.detach(p)) return;
+    const { ws, topic } = p;
+    if (p.overflow) return void ws.end(CloseCode.SLOW_CONSUMER, 'too far behind while recovering, reconnect');
+    let last = p.last!;
+    for (const m of p.buffer) {
+      if (m.seq !== undefined && m.seq <= last) continue;
+      if (!this.send(p, m.frame)) return;
+      if (m.seq !== undefined) last = m.seq;
+      p.count++;
+    }
+    ws.subscribe(envelopeTopic(topic));
+    ws.unsubscribe(holdTopic(topic));
+    ws.send(encodeRecovered(topic, last, p.count));
+  }
+
+  /** Removes a pending recovery; false if it was already gone (or its socket closed). */
+  private detach(p: Pending): boolean {
+    const set = this.pending.get(p.topic);
+    if (!set?.delete(p)) return false;
+    clearTimeout(p.timer);
+    if (set.size === 0) {
+      this.pending.delete(p.topic);
+      if (!this.deps.reader?.watches(p.topic)) this.lastLive.delete(p.topic);
+    }
+    return !p.session.closed;
   }
 
   /** A frame uWS drops for backpressure would be a silent hole: close instead, so the client resumes from its last seq. */
