@@ -1,0 +1,314 @@
+/**
+ * `npm run bench:c1m -- --connections N`: the article's C1M experiment on this
+ * box. Checks kernel limits, starts its own redis-server and herald, ramps N
+ * loopback connections from many source addresses, measures memory, pushes
+ * broadcasts of the server time through Redis, tears everything down, and
+ * writes docs/benchmarks/c1m-<N>-<date>.json and c1m-<N>.md.
+ *
+ * Holds /tmp/herald-bench.lock for the whole run (shared with bench:compare).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LoadTest, sleep } from '../../src/loadtest/coordinator';
+import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../../src/loadtest/options';
+import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
+import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
+import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';
+import { applyTuning, formatPreflight, preflight } from './lib/kernel-check';
+import { childPids, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
+
+interface Args {
+  connections: number;
+  rate: number;
+  maxPending: number;
+  perSource: number;
+  perWorker: number;
+  workers: number;
+  broadcasts: number;
+  interval: number;
+  tune: boolean;
+  force: boolean;
+  timeoutS: number;
+  idleTimeout: number;
+  heraldNodeFlags: string[];
+  outDir: string;
+}
+
+const USAGE = `usage: npm run bench:c1m -- [options]
+  --connections N       connections to hold (default 20000)
+  --rate R              new connections per second (default 8000)
+  --max-pending P       handshakes in flight, total (default 2000)
+  --per-source K        connections per loopback source address (default 2000)
+  --per-worker K        connections planned per herald worker (default 17000; workers = ceil(N/K)+1)
+  --workers W           herald workers (overrides --per-worker)
+  --broadcasts B        broadcasts to publish through Redis (default 3, at least 3)
+  --interval S          seconds between broadcasts after one is complete (default 2)
+  --idle-timeout S      herald idle timeout for the run (default 0 = off, so no ping traffic)
+  --herald-node-flags F node flags for herald, space separated (default "--max-semi-space-size=1")
+  --tune                raise kernel sysctls that are too low (prints each change)
+  --force               run even when the pre-flight says N does not fit
+  --timeout S           hard limit for the whole run (default 240 + N/1000 s)
+  --out DIR             output directory (default docs/benchmarks)`;
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    connections: 20_000, rate: 8000, maxPending: 2000, perSource: 2000, perWorker: 17_000, workers: 0, broadcasts: 3,
+    interval: 2, tune: false, force: false, timeoutS: 0, idleTimeout: 0, heraldNodeFlags: ['--max-semi-space-size=1'], outDir: 'docs/benchmarks',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const val = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    const num = (): number => {
+      const n = Number(val());
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number`);
+      return n;
+    };
+    switch (flag) {
+      case '--connections': case '-c': a.connections = num(); break;
+      case '--rate': a.rate = num(); break;
+      case '--max-pending': a.maxPending = num(); break;
+      case '--per-source': a.perSource = num(); break;
+      case '--per-worker': a.perWorker = num(); break;
+      case '--workers': a.workers = num(); break;
+      case '--broadcasts': a.broadcasts = num(); break;
+      case '--interval': a.interval = num(); break;
+      case '--idle-timeout': a.idleTimeout = num(); break;
+      case '--herald-node-flags': a.heraldNodeFlags = val().split(' ').filter(Boolean); break;
+      case '--tune': a.tune = true; break;
+      case '--force': a.force = true; break;
+      case '--timeout': a.timeoutS = num(); break;
+      case '--out': a.outDir = val(); break;
+      case '--help': case '-h': console.log(USAGE); process.exit(0); break;
+      default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
+    }
+  }
+  if (!Number.isInteger(a.connections) || a.connections < 1) throw new Error('--connections must be a positive integer');
+  if (a.broadcasts < 3) throw new Error('--broadcasts must be at least 3');
+  if (!a.timeoutS) a.timeoutS = Math.ceil(240 + a.connections / 1000);
+  if (!a.workers) a.workers = Math.ceil(a.connections / a.perWorker) + 1;
+  return a;
+}
+
+/**
+ * Source addresses: perSource connections each, in a /16 of 127/8 picked from the
+ * clock, so a run does not reuse the previous run's addresses while their closed
+ * connections still sit in TIME_WAIT (that makes the kernel's port search slow).
+ */
+function sourceIps(n: number, perSource: number): string[] {
+  const k = Math.ceil(n / perSource);
+  if (k > 250 * 250) throw new Error('too many source addresses');
+  const b = 100 + (Math.floor(Date.now() / 60_000) % 150);
+  return Array.from({ length: k }, (_, i) => `127.${b}.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`);
+}
+
+function systemSample(): SystemSample {
+  const m = readMeminfo();
+  return { memAvailableBytes: m.MemAvailable ?? 0, slabBytes: m.Slab ?? 0, sUnreclaimBytes: m.SUnreclaim ?? 0, sockstat: readSockstat() };
+}
+
+const log = (s: string): void => console.log(`[c1m ${new Date().toISOString().slice(11, 19)}] ${s}`);
+const MB = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
+const perConn = (after: number, before: number, n: number): number => (n ? Math.trunc((after - before) / n) : 0);
+
+async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => void, onRedis: (r: RunningRedis) => void, onLoad: (l: LoadTest) => void): Promise<void> {
+  const n = a.connections;
+  const clientProcesses = Math.ceil(n / MAX_PER_PROCESS);
+  const ips = sourceIps(n, a.perSource);
+  const pf = preflight(n, a.workers, clientProcesses, ips.length);
+  result.preflight = pf;
+  console.log(formatPreflight(pf));
+  if (a.tune && !pf.fits) {
+    result.sysctlChanges = applyTuning(pf);
+    for (const c of result.sysctlChanges) log(`CHANGED sysctl ${c.name}: ${c.from} -> ${c.to}`);
+  }
+  if (!pf.fits && !a.force) throw new Error('pre-flight: N does not fit (see LOW lines; --tune raises sysctls, --force runs anyway)');
+
+  const redis = await startRedis();
+  onRedis(redis);
+  log(`redis-server pid ${redis.pid} at ${redis.url}`);
+  const herald = await startHerald({
+    workers: a.workers, redisUrl: redis.url, nodeFlags: a.heraldNodeFlags, readyTimeoutMs: 60_000 + a.workers * 2000,
+    env: { HERALD_IDLE_TIMEOUT: String(a.idleTimeout), HERALD_SEND_PINGS: a.idleTimeout ? 'true' : 'false', HERALD_TARGET_CONNECTIONS: String(n) },
+  });
+  onHerald(herald);
+  result.herald = { workers: a.workers, command: herald.command, env: herald.env };
+  log(`herald primary pid ${herald.primaryPid}, ${herald.workerPids.length} workers healthy at ${herald.url}`);
+
+  await sleep(3000); // let start-up garbage settle
+  const serverBefore = sumProcMemory(herald.workerPids);
+  const idle = herald.workerPids.map(readProcMemory).filter((m): m is ProcMemory => m !== null);
+  const med = (f: (m: ProcMemory) => number): number => idle.map(f).sort((x, y) => x - y)[Math.floor(idle.length / 2)] ?? 0;
+  const kernelBefore = systemSample();
+  log(`herald workers idle: RSS ${MB(serverBefore.rssBytes)}, PSS ${MB(serverBefore.pssBytes)}, USS ${MB(serverBefore.ussBytes)} (one worker: RSS ${MB(med((m) => m.rssBytes))}, PSS ${MB(med((m) => m.pssBytes))})`);
+
+  const opts: LoadOptions = {
+    ...DEFAULTS, urls: [herald.url], connections: n, sourceIps: ips, rate: a.rate, maxPending: a.maxPending,
+    perProcess: MAX_PER_PROCESS, connectTimeoutMs: 20_000, retries: 8, publishVia: redis.url, publishCount: a.broadcasts, quiet: true,
+  };
+  const lt = new LoadTest(opts);
+  onLoad(lt);
+  const rampStart = Date.now();
+  await lt.start();
+  const ours = new Set([herald.primaryPid, redis.pid]);
+  const clientPids = childPids(process.pid).filter((p) => !ours.has(p));
+  const clientBefore = sumProcMemory(clientPids);
+  result.clientMemory = { processes: clientPids.length, before: clientBefore, after: null, bytesPerConnection: null, heapBytesPerConnection: null, baselineRssPerProcess: null };
+  result.kernel = { before: kernelBefore, after: null, slabPerConnection: null, sUnreclaimPerConnection: null, tcpMemPagesAfter: null };
+  result.serverMemory = { before: serverBefore, after: serverBefore, primary: null, perConnection: null, idleWorker: { rss: med((m) => m.rssBytes), pss: med((m) => m.pssBytes), uss: med((m) => m.ussBytes) } };
+  log(`${clientPids.length} client processes, ${ips.length} source addresses (${ips[0]} ...), ramping ${n} at ${a.rate}/s, ${a.maxPending} pending max`);
+
+  const progress = setInterval(() => {
+    const p = lt.progress();
+    log(`connected ${p.connected}/${n}, pending ${p.pending}, failed ${p.failed}, errors ${p.errors}, ${Math.round(p.rate)}/s, MemAvailable ${MB(readMeminfo().MemAvailable ?? 0)}`);
+  }, 5000);
+  let p;
+  try {
+    p = await lt.waitConnected(n, Math.max(120_000, (n / a.rate) * 1000 * 4));
+  } finally {
+    clearInterval(progress);
+  }
+  result.connections.rampMs = Date.now() - rampStart;
+  log(`ramp done: connected ${p.connected}/${n}, failed ${p.failed}, errors ${p.errors} in ${((Date.now() - rampStart) / 1000).toFixed(1)} s`);
+  if (herald.died()) throw new Error(herald.died()!);
+
+  await sleep(2000);
+  const cm = await lt.measureMemory();
+  const serverAfter = sumProcMemory(herald.workerPids);
+  const primary = readProcMemory(herald.primaryPid);
+  const clientAfter = sumProcMemory(clientPids);
+  const kernelAfter = systemSample();
+  const hs = await herald.stats();
+  const held = p.connected;
+  result.connections.heraldCounted = hs?.connections ?? null;
+  result.serverMemory = {
+    ...result.serverMemory, after: serverAfter, primary,
+    perConnection: { rss: perConn(serverAfter.rssBytes, serverBefore.rssBytes, held), pss: perConn(serverAfter.pssBytes, serverBefore.pssBytes, held), uss: perConn(serverAfter.ussBytes, serverBefore.ussBytes, held) },
+  };
+  result.clientMemory = { ...result.clientMemory, after: clientAfter, bytesPerConnection: cm.bytesPerConnection, heapBytesPerConnection: cm.heapBytesPerConnection, baselineRssPerProcess: cm.baselineRssPerProcess };
+  result.kernel = {
+    before: kernelBefore, after: kernelAfter, tcpMemPagesAfter: kernelAfter.sockstat.tcpMemPages,
+    slabPerConnection: perConn(kernelAfter.slabBytes, kernelBefore.slabBytes, held), sUnreclaimPerConnection: perConn(kernelAfter.sUnreclaimBytes, kernelBefore.sUnreclaimBytes, held),
+  };
+  log(`held ${held} (herald counts ${hs?.connections ?? '?'}); herald workers RSS ${MB(serverAfter.rssBytes)} PSS ${MB(serverAfter.pssBytes)} (+${result.serverMemory.perConnection!.rss} B/conn RSS, +${result.serverMemory.perConnection!.pss} B/conn PSS); client RSS ${MB(clientAfter.rssBytes)} (${cm.bytesPerConnection} B/conn); Slab +${result.kernel.slabPerConnection} B/conn; TCP mem ${kernelAfter.sockstat.tcpMemPages} pages`);
+
+  for (let i = 1; i <= a.broadcasts; i++) {
+    const before = lt.progress().messages;
+    const pub = await lt.publish(i);
+    const until = Date.now() + 60_000 + held / 10;
+    while (lt.progress().messages - before < held && Date.now() < until) await sleep(100);
+    const got = lt.progress().messages - before;
+    log(`broadcast ${i}: redis receivers ${pub.receivers}, copies seen ${got}/${held} after ${((Date.now() - pub.t / 1000) / 1000).toFixed(2)} s (progress sampled every 200 ms)`);
+    await sleep(a.interval * 1000);
+  }
+  await sleep(1000);
+  const r = await lt.collect();
+  result.connections.connected = r.connections.connected;
+  result.connections.failed = r.connections.failed;
+  result.connections.errors = r.errors;
+  result.connections.timeToConnectAllMs = r.connections.timeToConnectAllMs;
+  result.broadcasts = r.broadcasts.map((b) => ({ seq: b.seq, received: b.received, missing: b.missing, completionMs: b.completionMs, firstMs: b.firstMs }));
+  result.latencyMs = { ...r.latencyMs };
+  result.messages = { received: r.messages.received, lost: r.messages.lost, duplicates: r.messages.duplicates };
+  const errorCount = Object.values(r.errors).reduce((x, y) => x + y, 0);
+  const problems: string[] = [];
+  if (r.connections.connected < n) problems.push(`held ${r.connections.connected} of ${n}`);
+  if (errorCount) problems.push(`${errorCount} connection errors`);
+  if (r.messages.lost) problems.push(`${r.messages.lost} messages lost`);
+  if (result.broadcasts.some((b) => b.missing > 0)) problems.push('a broadcast missed connections');
+  if (herald.died()) problems.push(herald.died()!);
+  result.ok = problems.length === 0;
+  result.failure = problems.length ? problems.join('; ') : null;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const a = parseArgs(process.argv.slice(2));
+  const result: C1mResult = {
+    command: `npm run bench:c1m -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(),
+    ok: false, failure: null, options: { ...a }, preflight: undefined as never, sysctlChanges: [], herald: null,
+    connections: { target: a.connections, connected: 0, heraldCounted: null, failed: 0, errors: {}, timeToConnectAllMs: null, rampMs: null },
+    serverMemory: null, clientMemory: null, kernel: null, broadcasts: [], latencyMs: null, messages: null, durationMs: 0,
+  };
+  let lock: HeldLock | null = null;
+  let herald: RunningHerald | null = null;
+  let redis: RunningRedis | null = null;
+  let lt: LoadTest | null = null;
+  let finished = false;
+
+  const hardKill = (): void => {
+    lt?.killNow();
+    killAllGroups();
+  };
+  process.on('exit', hardKill);
+  const write = (): void => {
+    if (!result.preflight) return;
+    result.durationMs = Date.now() - started;
+    fs.mkdirSync(a.outDir, { recursive: true });
+    const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+    const json = path.join(a.outDir, `c1m-${a.connections}-${stamp}.json`);
+    fs.writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
+    fs.writeFileSync(path.join(a.outDir, `c1m-${a.connections}.md`), markdown(result));
+    log(`wrote ${json} and ${path.join(a.outDir, `c1m-${a.connections}.md`)}`);
+  };
+  const abort = (why: string, code: number): void => {
+    if (finished) return;
+    finished = true;
+    log(`ABORT: ${why}; killing everything this run started`);
+    result.failure = why;
+    result.ok = false;
+    hardKill();
+    try {
+      write();
+    } catch (e) {
+      log(`could not write results: ${(e as Error).message}`);
+    }
+    lock?.release();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => abort('interrupted (SIGINT)', 130));
+  process.on('SIGTERM', () => abort('terminated (SIGTERM)', 143));
+  const hard = setTimeout(() => abort(`hard timeout of ${a.timeoutS} s reached`, 124), a.timeoutS * 1000);
+  hard.unref();
+
+  try {
+    lock = await acquireBenchLock(undefined, log);
+    log(`holding /tmp/herald-bench.lock; N=${a.connections}, herald workers ${a.workers}, hard timeout ${a.timeoutS} s`);
+    lt = null;
+    await run(a, result, (h) => (herald = h), (r) => (redis = r), (l) => {
+      lt = l;
+      l.on('failure', (e: Error) => log(`load client failure: ${e.message}`));
+    });
+  } catch (e) {
+    result.ok = false;
+    result.failure = `${result.failure ? `${result.failure}; ` : ''}${(e as Error).message}`;
+    log(`FAILED: ${(e as Error).message}`);
+  } finally {
+    if (!finished) {
+      log('tearing down: clients, herald, redis');
+      const l = lt as LoadTest | null;
+      if (l) await l.stop().catch(() => l.killNow());
+      const h = herald as RunningHerald | null;
+      if (h) {
+        if (h.died()) result.failure = `${result.failure ?? ''}; ${h.died()}: ${h.stderrTail().slice(-400)}`;
+        await h.stop(15_000);
+      }
+      const r = redis as RunningRedis | null;
+      if (r) await r.stop();
+      write();
+      lock?.release();
+      finished = true;
+      clearTimeout(hard);
+      log(result.ok ? 'PASS' : `FAIL: ${result.failure}`);
+    }
+  }
+  process.exitCode = result.ok ? 0 : 1;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
