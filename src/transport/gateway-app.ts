@@ -9,6 +9,7 @@ import { countRefusal, type WorkerStats } from '../hub/worker-stats';
 import type { AuthData, ConnectionAuth } from '../auth/connection-auth';
 import { tokenFromRequest } from '../auth/token-source';
 import { ClientRateLimiter } from './client-rate-limiter';
+import { IpLimiter } from './ip-limiter';
 import { ConnectionRegistry } from './connection-registry';
 import { parseRecoveryQuery, type EnvelopeSession, type RecoveryManager } from './recovery';
 import { TopicInterest } from './topic-interest';
@@ -60,6 +61,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const app = uws.App();
   const sockets = new ConnectionRegistry<ConnectionData>();
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
+  const ipLimiter = IpLimiter.fromConfig(config.limits.perIp);
   const interest = subscriber.needsTopicInterest ? new TopicInterest(subscriber, deps.onTopicLapse) : undefined;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
@@ -73,6 +75,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (stats.connections >= capacity) {
       countRefusal(stats, 'capacity');
       return refuse(res, '503 Service Unavailable', 'worker at capacity, retry later');
+    }
+    const limited = ipLimiter?.check(Buffer.from(res.getRemoteAddressAsText()).toString());
+    if (limited) {
+      countRefusal(stats, limited);
+      return refuse(res, '429 Too Many Requests', limited === 'ip_rate' ? 'too many upgrades from this address, slow down' : 'too many connections from this address');
     }
     const key = req.getHeader('sec-websocket-key');
     if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) {
@@ -134,6 +141,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       sockets.add(ws);
       auth?.opened(ws);
+      ipLimiter?.opened(ws, Buffer.from(ws.getRemoteAddressAsText()).toString());
       stats.connections++;
     },
     message: (ws, message) => {
@@ -151,6 +159,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const session = ws.getUserData().session;
       if (session) deps.recovery?.close(session);
       auth?.closed(ws);
+      ipLimiter?.closed(ws);
       stats.connections--;
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     },
