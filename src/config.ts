@@ -73,6 +73,16 @@ const schema = {
     default: 0,
     env: 'HERALD_WORKERS',
   },
+  workerNodeOptions: {
+    doc: 'Node.js/V8 flags for each gateway worker, space separated (added after the primary\'s own flags). The default keeps the young generation small: with 50+ workers on a box, each worker\'s baseline memory counts as much as its connections. Example: "--max-semi-space-size=1 --max-old-space-size=256".',
+    format: (value: unknown) => {
+      if (typeof value !== 'string') throw new Error('must be a string of flags');
+      const bad = value.split(' ').filter(Boolean).find((f) => !/^--[a-z0-9][a-z0-9_-]*(=[^\s]+)?$/i.test(f));
+      if (bad !== undefined) throw new Error(`"${bad}" is not a --flag or --flag=value`);
+    },
+    default: '--max-semi-space-size=1',
+    env: 'HERALD_WORKER_NODE_OPTIONS',
+  },
   broker: {
     doc: 'Fan-out broker: "local" relays publishes through the primary (single host, no Redis); "redis" uses Redis pub/sub so several heralds share one stream.',
     format: oneOf(['local', 'redis']),

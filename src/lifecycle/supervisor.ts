@@ -62,6 +62,7 @@ export class Supervisor {
     cluster.setupPrimary({
       exec: path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js'),
       serialization: 'advanced',
+      execArgv: [...process.execArgv, ...this.config.workerNodeOptions.split(' ').filter(Boolean)],
     });
     for (let id = 0; id < this.workerCount; id++) {
       const slot: Slot = { id, listening: false, startedAt: 0, crashesInARow: 0 };
