@@ -15,7 +15,7 @@ import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
 import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';
 import { applyTuning, formatPreflight, preflight } from './lib/kernel-check';
-import { childPids, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
+import { childPids, cmdline, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
 
 interface Args {
   connections: number;
@@ -30,7 +30,8 @@ interface Args {
   force: boolean;
   timeoutS: number;
   idleTimeout: number;
-  heraldNodeFlags: string[];
+  /** HERALD_WORKER_NODE_OPTIONS for the run; empty = herald's default */
+  workerNodeOptions: string;
   outDir: string;
 }
 
@@ -44,7 +45,7 @@ const USAGE = `usage: npm run bench:c1m -- [options]
   --broadcasts B        broadcasts to publish through Redis (default 3, at least 3)
   --interval S          seconds between broadcasts after one is complete (default 2)
   --idle-timeout S      herald idle timeout for the run (default 0 = off, so no ping traffic)
-  --herald-node-flags F node flags for herald, space separated (default "--max-semi-space-size=1")
+  --worker-node-options F  V8 flags for herald's workers (HERALD_WORKER_NODE_OPTIONS; default: herald's own default)
   --tune                raise kernel sysctls that are too low (prints each change)
   --force               run even when the pre-flight says N does not fit
   --timeout S           hard limit for the whole run (default 240 + N/1000 s)
@@ -53,7 +54,7 @@ const USAGE = `usage: npm run bench:c1m -- [options]
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     connections: 20_000, rate: 8000, maxPending: 2000, perSource: 2000, perWorker: 17_000, workers: 0, broadcasts: 3,
-    interval: 2, tune: false, force: false, timeoutS: 0, idleTimeout: 0, heraldNodeFlags: ['--max-semi-space-size=1'], outDir: 'docs/benchmarks',
+    interval: 2, tune: false, force: false, timeoutS: 0, idleTimeout: 0, workerNodeOptions: '', outDir: 'docs/benchmarks',
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
@@ -77,7 +78,7 @@ function parseArgs(argv: string[]): Args {
       case '--broadcasts': a.broadcasts = num(); break;
       case '--interval': a.interval = num(); break;
       case '--idle-timeout': a.idleTimeout = num(); break;
-      case '--herald-node-flags': a.heraldNodeFlags = val().split(' ').filter(Boolean); break;
+      case '--worker-node-options': a.workerNodeOptions = val(); break;
       case '--tune': a.tune = true; break;
       case '--force': a.force = true; break;
       case '--timeout': a.timeoutS = num(); break;
@@ -131,8 +132,11 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
   onRedis(redis);
   log(`redis-server pid ${redis.pid} at ${redis.url}`);
   const herald = await startHerald({
-    workers: a.workers, redisUrl: redis.url, nodeFlags: a.heraldNodeFlags, readyTimeoutMs: 60_000 + a.workers * 2000,
-    env: { HERALD_IDLE_TIMEOUT: String(a.idleTimeout), HERALD_SEND_PINGS: a.idleTimeout ? 'true' : 'false', HERALD_TARGET_CONNECTIONS: String(n) },
+    workers: a.workers, redisUrl: redis.url, nodeFlags: [], readyTimeoutMs: 60_000 + a.workers * 2000,
+    env: {
+      HERALD_IDLE_TIMEOUT: String(a.idleTimeout), HERALD_SEND_PINGS: a.idleTimeout ? 'true' : 'false', HERALD_TARGET_CONNECTIONS: String(n),
+      ...(a.workerNodeOptions ? { HERALD_WORKER_NODE_OPTIONS: a.workerNodeOptions } : {}),
+    },
   });
   onHerald(herald);
   result.herald = { workers: a.workers, command: herald.command, env: herald.env };
@@ -242,6 +246,10 @@ async function main(): Promise<void> {
   const hardKill = (): void => {
     lt?.killNow();
     killAllGroups();
+    // A `flock` still waiting for the bench lock is our child too: it must not take the lock after us.
+    for (const pid of childPids(process.pid)) {
+      if (cmdline(pid).startsWith('flock ')) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    }
   };
   process.on('exit', hardKill);
   const write = (): void => {
@@ -271,11 +279,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => abort('interrupted (SIGINT)', 130));
   process.on('SIGTERM', () => abort('terminated (SIGTERM)', 143));
-  const hard = setTimeout(() => abort(`hard timeout of ${a.timeoutS} s reached`, 124), a.timeoutS * 1000);
-  hard.unref();
+  let hard: NodeJS.Timeout | undefined;
 
   try {
     lock = await acquireBenchLock(undefined, log);
+    // The hard limit runs from when the lock is ours: waiting for another benchmark is not this run's time.
+    hard = setTimeout(() => abort(`hard timeout of ${a.timeoutS} s reached`, 124), a.timeoutS * 1000);
+    hard.unref();
     log(`holding /tmp/herald-bench.lock; N=${a.connections}, herald workers ${a.workers}, hard timeout ${a.timeoutS} s`);
     lt = null;
     await run(a, result, (h) => (herald = h), (r) => (redis = r), (l) => {
