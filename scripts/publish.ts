@@ -8,6 +8,8 @@
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { loadConfig } from '../src/config';
+import { HistoryRules } from '../src/history/history-rules';
+import { publishWithHistory } from '../src/history/publish-script';
 import { isValidTopic } from '../src/protocol/topics';
 
 async function readStdin(): Promise<Buffer> {
@@ -40,8 +42,16 @@ async function main(): Promise<number> {
   if (/^rediss?:/.test(via)) {
     const redis = new Redis(via, { maxRetriesPerRequest: 1, retryStrategy: () => null });
     try {
-      const receivers = await redis.publish((values.prefix ?? config.redis.prefix) + topic, payload);
-      process.stdout.write(`published ${payload.length} bytes to ${topic} via redis (${receivers} herald workers subscribed)\n`);
+      const prefix = values.prefix ?? config.redis.prefix;
+      // Topics with history go through the same Lua script as herald's own publishes: seq + stored + published.
+      const rule = new HistoryRules(config.history.rules).ruleFor(topic);
+      if (rule) {
+        const seq = await publishWithHistory(redis, prefix, topic, payload, rule);
+        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis with seq ${seq}\n`);
+      } else {
+        const receivers = await redis.publish(prefix + topic, payload);
+        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis (${receivers} herald workers subscribed)\n`);
+      }
     } finally {
       redis.disconnect();
     }
