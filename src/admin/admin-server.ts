@@ -6,6 +6,7 @@ import type { WorkerSnapshot } from '../lifecycle/supervisor';
 import type { Logger } from '../logger';
 import { isValidTopic } from '../protocol/topics';
 import { clusterStatus } from './cluster-status';
+import { DASHBOARD_HTML } from './dashboard-page';
 import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util';
 
 export interface AdminDeps {
@@ -62,6 +63,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     'GET /stats': async (_req, res) => {
       sendJson(res, 200, clusterStatus(config.broker, publisher, await snapshot()));
     },
+    'GET /': (_req, res) => sendText(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8'),
     'GET /metrics': async (_req, res) => {
       if (!metrics) return sendText(res, 404, 'metrics not enabled\n');
       sendText(res, 200, await metrics.scrape(), metrics.contentType);
