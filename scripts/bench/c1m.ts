@@ -158,7 +158,7 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
   const rampStart = Date.now();
   await lt.start();
   const ours = new Set([herald.primaryPid, redis.pid]);
-  const clientPids = childPids(process.pid).filter((p) => !ours.has(p));
+  const clientPids = childPids(process.pid).filter((p) => !ours.has(p) && cmdline(p).includes('load-worker'));
   const clientBefore = sumProcMemory(clientPids);
   result.clientMemory = { processes: clientPids.length, before: clientBefore, after: null, bytesPerConnection: null, heapBytesPerConnection: null, baselineRssPerProcess: null };
   result.kernel = { before: kernelBefore, after: null, slabPerConnection: null, sUnreclaimPerConnection: null, tcpMemPagesAfter: null };
@@ -286,6 +286,7 @@ async function main(): Promise<void> {
     // The hard limit runs from when the lock is ours: waiting for another benchmark is not this run's time.
     hard = setTimeout(() => abort(`hard timeout of ${a.timeoutS} s reached`, 124), a.timeoutS * 1000);
     hard.unref();
+    result.date = new Date().toISOString();
     log(`holding /tmp/herald-bench.lock; N=${a.connections}, herald workers ${a.workers}, hard timeout ${a.timeoutS} s`);
     lt = null;
     await run(a, result, (h) => (herald = h), (r) => (redis = r), (l) => {
