@@ -46,8 +46,10 @@ export interface Gateway {
   listen(): Promise<number>;
   /** Closes the listen socket; existing connections stay. */
   stopAccepting(): void;
-  /** Stops accepting, then closes every connection at a bounded rate. */
-  /** With refuseNew false (rolling restart), an upgrade already in flight is still served, then closed by the drain too. */
+  /**
+   * Stops accepting, then closes every connection at a bounded rate. With refuseNew false
+   * (rolling restart), an upgrade already in flight is still served, then closed by the drain too.
+   */
   drain(closeCode: number, reason: string, perSecond: number, refuseNew?: boolean): Promise<void>;
 }
 
