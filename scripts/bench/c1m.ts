@@ -14,6 +14,7 @@ import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../../src/loadtest/
 import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
 import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';
+import { cpuWindow, formatCpu } from './lib/cpu-window';
 import { applyTuning, formatPreflight, preflight } from './lib/kernel-check';
 import { childPids, cmdline, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
 
@@ -156,6 +157,7 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
   const lt = new LoadTest(opts);
   onLoad(lt);
   const rampStart = Date.now();
+  const rampCpu = cpuWindow({ herald: [herald.primaryPid, ...herald.workerPids], redis: [redis.pid], coordinator: [process.pid] });
   await lt.start();
   const ours = new Set([herald.primaryPid, redis.pid]);
   const clientPids = childPids(process.pid).filter((p) => !ours.has(p) && cmdline(p).includes('load-worker'));
@@ -176,6 +178,9 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
     clearInterval(progress);
   }
   result.connections.rampMs = Date.now() - rampStart;
+  const groups = { herald: [herald.primaryPid, ...herald.workerPids], client: clientPids, redis: [redis.pid], coordinator: [process.pid] };
+  result.cpu = { ramp: rampCpu.stop(), broadcasts: [] };
+  log(`ramp CPU: ${formatCpu(result.cpu.ramp)} (client processes started inside the window: their CPU is in machine totals only)`);
   log(`ramp done: connected ${p.connected}/${n}, failed ${p.failed}, errors ${p.errors} in ${((Date.now() - rampStart) / 1000).toFixed(1)} s`);
   if (herald.died()) throw new Error(herald.died()!);
 
@@ -201,10 +206,14 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
 
   for (let i = 1; i <= a.broadcasts; i++) {
     const before = lt.progress().messages;
+    const win = cpuWindow(groups);
     const pub = await lt.publish(i);
     const until = Date.now() + 60_000 + held / 10;
     while (lt.progress().messages - before < held && Date.now() < until) await sleep(100);
     const got = lt.progress().messages - before;
+    const cpu = win.stop();
+    result.cpu.broadcasts.push(cpu);
+    log(`broadcast ${i} CPU: ${formatCpu(cpu)}`);
     log(`broadcast ${i}: redis receivers ${pub.receivers}, copies seen ${got}/${held} after ${((Date.now() - pub.t / 1000) / 1000).toFixed(2)} s (progress sampled every 200 ms)`);
     await sleep(a.interval * 1000);
   }
@@ -235,7 +244,7 @@ async function main(): Promise<void> {
     command: `npm run bench:c1m -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(),
     ok: false, failure: null, options: { ...a }, preflight: undefined as never, sysctlChanges: [], herald: null,
     connections: { target: a.connections, connected: 0, heraldCounted: null, failed: 0, errors: {}, timeToConnectAllMs: null, rampMs: null },
-    serverMemory: null, clientMemory: null, kernel: null, broadcasts: [], latencyMs: null, messages: null, durationMs: 0,
+    serverMemory: null, clientMemory: null, kernel: null, cpu: null, broadcasts: [], latencyMs: null, messages: null, durationMs: 0,
   };
   let lock: HeldLock | null = null;
   let herald: RunningHerald | null = null;

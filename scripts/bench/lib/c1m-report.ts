@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { Preflight, SysctlChange } from './kernel-check';
 import type { ProcMemory, Sockstat } from './proc-stats';
+import { formatCpu, type CpuFigures } from './cpu-window';
 
 export interface Machine { nproc: number; memTotalBytes: number; kernel: string; node: string; cpu: string }
 
@@ -32,6 +33,8 @@ export interface C1mResult {
   clientMemory: { processes: number; before: ProcMemory | null; after: ProcMemory | null; bytesPerConnection: number | null; heapBytesPerConnection: number | null; baselineRssPerProcess: number | null } | null;
   kernel: { before: SystemSample; after: SystemSample | null; slabPerConnection: number | null; sUnreclaimPerConnection: number | null; tcpMemPagesAfter: number | null } | null;
   broadcasts: BroadcastFigure[];
+  /** CPU seconds by process group and machine state, over the ramp and over each broadcast window */
+  cpu: { ramp: CpuFigures; broadcasts: CpuFigures[] } | null;
   latencyMs: Record<string, number> | null;
   messages: { received: number; lost: number; duplicates: number } | null;
   durationMs: number;
@@ -83,6 +86,11 @@ export function markdown(r: C1mResult): string {
   if (k) {
     out.push(`- Kernel: Slab ${mb(k.before.slabBytes)} -> ${mb(k.after?.slabBytes)}, SUnreclaim ${mb(k.before.sUnreclaimBytes)} -> ${mb(k.after?.sUnreclaimBytes)}; per connection (two sockets) Slab ${int(k.slabPerConnection)} B, SUnreclaim ${int(k.sUnreclaimPerConnection)} B`);
     out.push(`- /proc/net/sockstat TCP: inuse ${int(k.before.sockstat.tcpInuse)} -> ${int(k.after?.sockstat.tcpInuse)}, mem ${int(k.before.sockstat.tcpMemPages)} -> ${int(k.after?.sockstat.tcpMemPages)} pages; MemAvailable ${mb(k.before.memAvailableBytes)} -> ${mb(k.after?.memAvailableBytes)}`);
+  }
+  if (r.cpu) {
+    out.push('', '## CPU (seconds, both cores together)', '');
+    out.push(`- Ramp: ${formatCpu(r.cpu.ramp)} (client processes are forked inside this window: their share is in the machine totals)`);
+    r.cpu.broadcasts.forEach((c, i) => out.push(`- Broadcast ${i + 1} (publish until every copy was seen): ${formatCpu(c)}`));
   }
   out.push('', `Full figures: the JSON file of the same run. Run took ${(r.durationMs / 1000).toFixed(1)} s.`, '');
   return out.join('\n');

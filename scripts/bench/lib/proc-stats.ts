@@ -142,3 +142,22 @@ export function sumCpuSeconds(pids: number[]): number {
   }
   return ticks / 100;
 }
+
+/** user and system CPU seconds (USER_HZ = 100), summed over pids. */
+export function sumCpuTimes(pids: number[]): { user: number; sys: number } {
+  let u = 0, s = 0;
+  for (const pid of pids) {
+    const stat = readOr(`/proc/${pid}/stat`);
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest.length > 13) { u += Number(rest[11]); s += Number(rest[12]); }
+  }
+  return { user: u / 100, sys: s / 100 };
+}
+
+/** The whole machine's CPU seconds by state, from the first line of /proc/stat. */
+export interface SystemCpu { user: number; nice: number; system: number; idle: number; iowait: number; irq: number; softirq: number; steal: number }
+
+export function readSystemCpu(): SystemCpu {
+  const f = readOr('/proc/stat').split('\n')[0].split(/\s+/).slice(1).map((x) => Number(x) / 100);
+  return { user: f[0] ?? 0, nice: f[1] ?? 0, system: f[2] ?? 0, idle: f[3] ?? 0, iowait: f[4] ?? 0, irq: f[5] ?? 0, softirq: f[6] ?? 0, steal: f[7] ?? 0 };
+}
