@@ -3,26 +3,40 @@ import type { Gateway } from '../transport/gateway-app';
 import type { WorkerStats } from '../hub/worker-stats';
 import { countOpenFds } from './fd-limits';
 
+/** How often the cheap CPU probe runs, and the least time between two descriptor counts. */
+const PROBE_MS = 500;
+const MIN_COUNT_GAP_MS = 2000;
+/** A worker this busy over a probe interval may be spinning on accept(); count its descriptors. */
+const BUSY_SHARE = 0.5;
+/** Even an idle-looking worker gets counted now and then. */
+const SAFETY_COUNT_MS = 60_000;
+
 /**
  * Keeps the worker from sitting at its open-file limit. uSockets' accept path
  * has no back-off: once accept() fails with EMFILE, the level-triggered listen
  * socket spins a core at 100%. Upgrades past capacity already get 503, but raw
- * connections that never upgrade also hold descriptors, so this counts real
- * descriptors and closes the listen socket while the worker is near the limit
- * (SO_REUSEPORT sends new connections to the other workers meanwhile).
+ * connections that never upgrade also hold descriptors, so near the limit the
+ * worker closes its listen socket (SO_REUSEPORT sends new connections to the
+ * other workers) and reopens it once there is room.
  *
- * Counting /proc/self/fd costs about 1.2 us per open descriptor, so the check
- * runs less often the more descriptors are open: about 0.5% of one core at any size.
+ * Counting /proc/self/fd costs about 1.2 us per open descriptor (20 ms at
+ * 16,000), too much to run often on 60 idle workers. So the guard watches the
+ * process's CPU time, which costs one getrusage() call: only a busy worker
+ * (the symptom of the spin), a paused one, or one not counted for a minute
+ * pays for a count.
  */
 export class FdGuard {
   private timer?: NodeJS.Timeout;
   private paused = false;
   private stopped = false;
+  private lastCpu = process.cpuUsage();
+  private lastProbe = Date.now();
+  private lastCount = 0;
 
   constructor(private readonly deps: { gateway: Gateway; stats: WorkerStats; limit: number; reserve: number; log: Logger }) {}
 
   start(): void {
-    this.schedule(250);
+    this.schedule();
   }
 
   stop(): void {
@@ -30,35 +44,52 @@ export class FdGuard {
     clearTimeout(this.timer);
   }
 
-  private schedule(ms: number): void {
+  private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.check(), ms);
+    this.timer = setTimeout(() => void this.check(), PROBE_MS);
     this.timer.unref();
+  }
+
+  private busyShare(now: number): number {
+    const cpu = process.cpuUsage(this.lastCpu);
+    this.lastCpu = process.cpuUsage();
+    const share = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastProbe);
+    this.lastProbe = now;
+    return share;
+  }
+
+  private openFds(): number {
+    try {
+      return countOpenFds();
+    } catch (err) {
+      // Counting needs a descriptor itself: EMFILE means the table is full.
+      if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
+      return this.deps.limit;
+    }
   }
 
   private async check(): Promise<void> {
     const { gateway, stats, limit, reserve, log } = this.deps;
-    let open: number;
-    try {
-      open = countOpenFds();
-    } catch (err) {
-      // Counting needs a descriptor itself: EMFILE means the table is full.
-      if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
-      open = limit;
-    }
-    if (!this.paused && open > limit - reserve / 2) {
-      this.paused = true;
-      gateway.stopAccepting();
-      log.warn({ open, limit, connections: stats.connections }, 'near the open-file limit: stopped accepting');
-    } else if (this.paused && open < limit - reserve) {
-      try {
-        await gateway.listen();
-        this.paused = false;
-        log.info({ open, limit }, 'below the open-file limit again: accepting');
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'cannot resume listening');
+    const now = Date.now();
+    const busy = this.busyShare(now);
+    const due = this.paused || now - this.lastCount >= SAFETY_COUNT_MS || (busy >= BUSY_SHARE && now - this.lastCount >= MIN_COUNT_GAP_MS);
+    if (due) {
+      this.lastCount = now;
+      const open = this.openFds();
+      if (!this.paused && open > limit - reserve / 2) {
+        this.paused = true;
+        gateway.stopAccepting();
+        log.warn({ open, limit, connections: stats.connections }, 'near the open-file limit: stopped accepting');
+      } else if (this.paused && open < limit - reserve) {
+        try {
+          await gateway.listen();
+          this.paused = false;
+          log.info({ open, limit }, 'below the open-file limit again: accepting');
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'cannot resume listening');
+        }
       }
     }
-    this.schedule(this.paused ? 250 : Math.min(5000, Math.max(250, open / 4)));
+    this.schedule();
   }
 }
