@@ -18,7 +18,7 @@ import { FdGuard } from '../src/capacity/fd-guard';
 import { createWorkerHistory, type WorkerHistory } from '../src/history/worker-history';
 import { ConnectionAuth } from '../src/auth/connection-auth';
 import { drainRate } from '../src/lifecycle/drain-rate';
-import { createWorkerMetrics } from '../src/metrics/worker-metrics';
+import type { MetricsJson } from '../src/metrics/worker-metrics';
 
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
@@ -31,7 +31,17 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'worker', workerId);
   const uws = loadNativeUws();
   const stats = newWorkerStats(workerId);
-  const metrics = createWorkerMetrics(stats);
+  // prom-client (about 1.5 MB of heap and an event-loop probe every 20 ms) starts at the first scrape:
+  // most deployments never scrape, and 60 idle workers would pay for it all the time.
+  let metrics: Promise<() => Promise<MetricsJson>> | undefined;
+  const collectMetrics = async () => {
+    metrics ??= import('../src/metrics/worker-metrics').then(async ({ createWorkerMetrics }) => {
+      const collect = createWorkerMetrics(stats);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // lets the event-loop probe take samples
+      return collect;
+    });
+    return (await metrics)();
+  };
 
   let fanout: Fanout | undefined;
   let history: WorkerHistory | undefined;
@@ -94,7 +104,7 @@ async function main(): Promise<void> {
       if (msg.type === 'stats-request') send({ type: 'stats', id: msg.id, stats });
       else {
         const id = msg.id;
-        metrics().then(
+        collectMetrics().then(
           (json) => send({ type: 'metrics', id, metrics: json }),
           (err: Error) => log.error({ err: err.message }, 'metrics collection failed'),
         );

@@ -4,7 +4,7 @@ import type { WorkerStats } from '../hub/worker-stats';
 import type { Logger } from '../logger';
 import { CloseCode } from '../protocol/close-codes';
 import { ExpirySweeper } from './expiry-sweeper';
-import { createJwtVerifier, type Identity, type JwtVerifier } from './jwt-verifier';
+import type { Identity, JwtVerifier } from './jwt-verifier';
 import { firstForbiddenTopic, userTopic } from './topic-claims';
 
 /** What an authenticated connection carries: its user and, under "enforce", when it must go. */
@@ -41,6 +41,8 @@ export class ConnectionAuth {
   /** Undefined when auth is off; throws when a key file is missing or unusable. */
   static async create(config: HeraldConfig, stats: WorkerStats, log: Logger): Promise<ConnectionAuth | undefined> {
     if (!config.auth.enabled) return undefined;
+    // Loaded only when auth is on: jose costs every worker about 1 MB of heap.
+    const { createJwtVerifier } = await import('./jwt-verifier');
     return new ConnectionAuth(await createJwtVerifier(config.auth), config, stats, log);
   }
 
