@@ -9,7 +9,10 @@ import { HeraldProcess } from '../helpers/herald-process';
 import { closeAll, connectMany } from '../helpers/ws-clients';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = path.join(__dirname, '..', '..', '..', 'docs', 'dashboard.png');
+// The README's picture is refreshed only on request, so a test run leaves the work tree clean.
+const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOT
+  ? path.join(__dirname, '..', '..', '..', 'docs', 'dashboard.png')
+  : path.join(os.tmpdir(), `herald-dashboard-${process.pid}.png`);
 
 /** Debian's chromium; installed on the spot when missing and apt-get is usable (CI runs as root). */
 function findChromium(): string | undefined {
