@@ -22,8 +22,9 @@ import path from 'node:path';
 import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
 import { DEFAULT_SCENARIO, runScenario, type RunResult, type ScenarioOptions } from './lib/compare-scenario';
 import { aggregate, machineDescription, markdownReport, svgChart, textReport } from './lib/compare-report';
-import { childPids } from './lib/proc-sample';
-import { killAllStarted, SERVER_NAMES, type ServerName } from './lib/server-runner';
+import { childPids } from './lib/proc-stats';
+import { killAllGroups } from './lib/process-groups';
+import { SERVER_NAMES, type ServerName } from './lib/server-runner';
 
 interface CompareArgs {
   connections: number[];
@@ -113,7 +114,7 @@ async function main(): Promise<number> {
   // Everything we started: server/redis process groups, then our direct
   // children (load-client processes, the flock holder).
   const cleanup = () => {
-    killAllStarted();
+    killAllGroups();
     for (const pid of childPids(process.pid)) {
       try {
         process.kill(pid, 'SIGKILL');

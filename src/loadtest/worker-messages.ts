@@ -1,21 +1,10 @@
 // IPC messages between the coordinator and its client processes.
-import type { PoolCounters } from './connection-pool';
+import type { PoolConfig, PoolCounters } from './connection-pool';
 import type { StatsSnapshot } from './client-stats';
 import type { PublishedSeq } from './payload-tracker';
-import type { Target } from './options';
 
-export interface WorkerConfig {
-  count: number;
-  targets: Target[];
-  sourceIps: string[];
-  indexOffset: number;
-  indexStride: number;
-  rate: number;
-  maxPending: number;
-  connectTimeoutMs: number;
-  retries: number;
-  protocol: 'ws' | 'socketio';
-}
+/** A client process's share of the run: the pool's settings, with the protocol by name (it crosses IPC). */
+export type WorkerConfig = Omit<PoolConfig, 'protocol' | 'backoffMs' | 'maxBackoffMs'> & { protocol: 'ws' | 'socketio' };
 
 export interface MemoryFigures { rss: number; heapUsed: number; external: number; connected: number }
 

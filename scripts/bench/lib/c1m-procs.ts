@@ -5,107 +5,16 @@
  * Ctrl-C/SIGTERM, the hard timeout, process exit) signals exactly those groups
  * and nothing else on the box.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
-import Redis from 'ioredis';
+import { freePort, HOST, sleep, startRedis as startRedisServer, stderrTail, stopGroup, track } from './process-groups';
 
-export const HOST = '127.0.0.1';
 const HERALD_PRIMARY = path.resolve(__dirname, '..', '..', '..', 'workers', 'primary.js');
 
-const groups = new Set<ChildProcess>();
+export { HOST, freePort, killAllGroups, sleep, stopGroup, trackedLeaders, type RunningRedis } from './process-groups';
 
-function track(child: ChildProcess): ChildProcess {
-  groups.add(child);
-  child.once('exit', () => groups.delete(child));
-  return child;
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* group already gone */
-  }
-}
-
-/** Synchronous last resort: SIGKILL every process group this benchmark started. */
-export function killAllGroups(): void {
-  for (const c of groups) signalGroup(c, 'SIGKILL');
-}
-
-/** Pids of the group leaders still running (for the final check). */
-export function trackedLeaders(): number[] {
-  return [...groups].map((c) => c.pid!).filter(Boolean);
-}
-
-/** SIGTERM the group, SIGKILL it after graceMs, wait for the leader, then sweep the group. */
-export async function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    signalGroup(child, 'SIGTERM');
-    const t = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
-  }
-  signalGroup(child, 'SIGKILL');
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function stderrTail(child: ChildProcess, keep = 30): () => string {
-  const lines: string[] = [];
-  if (child.stderr) {
-    readline.createInterface({ input: child.stderr }).on('line', (l) => {
-      lines.push(l);
-      if (lines.length > keep) lines.shift();
-    });
-  }
-  return () => lines.join('\n');
-}
-
-export interface RunningRedis {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
-  const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', '4000'], {
-      detached: true,
-      stdio: 'ignore',
-    }),
-  );
-  const url = `redis://${HOST}:${port}`;
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const ok = await probe.connect().then(() => probe.ping(), () => null);
-    probe.disconnect();
-    if (ok === 'PONG') break;
-    if (Date.now() > until || child.exitCode !== null) {
-      await stopGroup(child, 1000);
-      throw new Error(`redis-server on port ${port} did not start`);
-    }
-    await sleep(50);
-  }
-  return { url, pid: child.pid!, stop: () => stopGroup(child, 2000) };
-}
+/** The C1M run's Redis: its herald workers each hold a subscriber, so allow more clients than the default. */
+export const startRedis = () => startRedisServer(4000);
 
 export interface HeraldOptions {
   workers: number;

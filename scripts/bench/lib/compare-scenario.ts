@@ -11,7 +11,7 @@
 import { LoadTest } from '../../../src/loadtest/coordinator';
 import { DEFAULTS, type LoadOptions } from '../../../src/loadtest/options';
 import type { LoadResult } from '../../../src/loadtest/result';
-import { childPids, cmdline, sumCpuSeconds, sumUssBytes, sumRssBytes } from './proc-sample';
+import { childPids, cmdline, sumCpuSeconds, sumProcMemory } from './proc-stats';
 import { sleep, startRedis, startServer, type RunningRedis, type RunningServer, type ServerName } from './server-runner';
 
 export interface ScenarioOptions {
@@ -167,8 +167,7 @@ export async function runScenario(server: ServerName, n: number, rep: number, o:
     srv = await startServer(server, processes, redis.url);
     const s = srv;
     await sleep(o.baselineSettleMs);
-    const rssBefore = sumRssBytes(s.pids);
-    const ussBefore = sumUssBytes(s.pids);
+    const { rssBytes: rssBefore, ussBytes: ussBefore } = sumProcMemory(s.pids);
 
     phase = 'ramp';
     const opts: LoadOptions = {
@@ -190,14 +189,13 @@ export async function runScenario(server: ServerName, n: number, rep: number, o:
     const t10 = crossing(tl, 0.1 * n), t90 = crossing(tl, 0.9 * n);
     if (t10 !== null && t90 !== null && t90 > t10) r.connectRate = Math.round((0.8 * n * 1000) / (t90 - t10));
     else if (p.connected >= n) r.connectRate = Math.round(n / Math.max(0.001, r.rampSeconds));
-    const rssAfterRamp = sumRssBytes(s.pids);
+    const rssAfterRamp = sumProcMemory(s.pids).rssBytes;
     o.log(`  ${server} N=${n}: ${p.connected} connected in ${r.rampSeconds.toFixed(1)} s, ~${r.connectRate ?? '?'}/s; idle ${o.idleMs / 1000} s`);
 
     phase = 'idle';
     await sleep(o.idleMs);
     if (s.died()) throw new Error(`server ${s.died()}`);
-    const rssAfterIdle = sumRssBytes(s.pids);
-    const ussAfterIdle = sumUssBytes(s.pids);
+    const { rssBytes: rssAfterIdle, ussBytes: ussAfterIdle } = sumProcMemory(s.pids);
     const conns = Math.max(1, test.progress().connected);
     r.memory = {
       rssBefore, rssAfterRamp, rssAfterIdle, ussBefore, ussAfterIdle,

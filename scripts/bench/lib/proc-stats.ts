@@ -132,15 +132,10 @@ export function cmdline(pid: number): string {
   return readOr(`/proc/${pid}/cmdline`).replace(/\0/g, ' ').trim();
 }
 
-/** utime + stime in seconds (USER_HZ = 100), summed over pids. */
+/** utime + stime in seconds, summed over pids. */
 export function sumCpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readOr(`/proc/${pid}/stat`);
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest.length > 13) ticks += Number(rest[11]) + Number(rest[12]);
-  }
-  return ticks / 100;
+  const { user, sys } = sumCpuTimes(pids);
+  return user + sys;
 }
 
 /** user and system CPU seconds (USER_HZ = 100), summed over pids. */

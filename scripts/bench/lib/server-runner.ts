@@ -7,18 +7,17 @@
  * group, so that stopping it is one signal to the group: a herald primary's
  * workers, a cluster's workers and the Netty launcher's JVMs all die with it,
  * even if the leader itself is wedged. Every group is also kept in a registry
- * that `killAllStarted()` empties synchronously, for the harness's exit,
+ * that `killAllGroups()` (process-groups.ts) empties synchronously, for the harness's exit,
  * SIGINT/SIGTERM and timeout paths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import Redis from 'ioredis';
 import { PEERS, type PeerProtocol } from '../peers/peers';
-import { isAlive } from './proc-sample';
+import { isAlive } from './proc-stats';
+import { freePort, HOST, sleep, startRedis as startRedisServer, stderrTail, stopGroup, track } from './process-groups';
 
-export const HOST = '127.0.0.1';
+export { HOST };
 const ROOT = path.resolve(__dirname, '..', '..', '..'); // dist/
 const HERALD_PRIMARY = path.join(ROOT, 'workers', 'primary.js');
 
@@ -26,83 +25,10 @@ const HERALD_PRIMARY = path.join(ROOT, 'workers', 'primary.js');
 export const SERVER_NAMES = ['herald', 'herald-local', 'uws-bare', 'ws', 'socketio', 'netty'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
-const started = new Set<ChildProcess>();
+export { sleep, freePort, type RunningRedis } from './process-groups';
 
-function track(child: ChildProcess): ChildProcess {
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  return child;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* group already gone */
-  }
-}
-
-/** Last resort, synchronous: SIGKILL every process group this harness started. */
-export function killAllStarted(): void {
-  for (const c of started) killGroup(c, 'SIGKILL');
-}
-
-/** SIGTERM the group, SIGKILL it after graceMs, and wait until the leader has exited. */
-async function stopGroup(child: ChildProcess, graceMs = 8000): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    killGroup(child, 'SIGTERM');
-    const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
-  }
-  // The leader may exit before its children: make sure the group is empty.
-  killGroup(child, 'SIGKILL');
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-export interface RunningRedis {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** A fresh redis-server on its own free port, with no persistence. */
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
-  const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', '1000'], {
-      detached: true,
-      stdio: 'ignore',
-    }),
-  );
-  const url = `redis://${HOST}:${port}`;
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const ok = await probe.connect().then(() => probe.ping(), () => null);
-    probe.disconnect();
-    if (ok === 'PONG') break;
-    if (Date.now() > until || child.exitCode !== null) {
-      await stopGroup(child);
-      throw new Error(`redis-server on ${port} did not start`);
-    }
-    await sleep(50);
-  }
-  return { url, stop: () => stopGroup(child, 2000) };
-}
+/** A fresh redis-server for one comparison run. */
+export const startRedis = () => startRedisServer(1000);
 
 export interface RunningServer {
   name: ServerName;
@@ -116,18 +42,6 @@ export interface RunningServer {
   /** Non-null once the server died on its own (how it died). */
   died(): string | null;
   stop(): Promise<void>;
-}
-
-/** Collects a child's stderr tail, so a failure report can say what the server said. */
-function stderrTail(child: ChildProcess, keep = 20): () => string {
-  const lines: string[] = [];
-  if (child.stderr) {
-    readline.createInterface({ input: child.stderr }).on('line', (l) => {
-      lines.push(l);
-      if (lines.length > keep) lines.shift();
-    });
-  }
-  return () => lines.join('\n');
 }
 
 function deathWatch(child: ChildProcess): () => string | null {

@@ -1,0 +1,110 @@
+/**
+ * Processes a benchmark starts itself. Each is spawned `detached`, as the
+ * leader of its own process group, and recorded here, so every stop path
+ * (normal end, failure, Ctrl-C/SIGTERM, the hard timeout, process exit)
+ * signals exactly those groups: a herald primary's workers, a cluster's
+ * workers and the Netty launcher's JVMs die with their leader, and nothing
+ * else on the box is touched.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import readline from 'node:readline';
+import Redis from 'ioredis';
+
+export const HOST = '127.0.0.1';
+
+const groups = new Set<ChildProcess>();
+
+export function track(child: ChildProcess): ChildProcess {
+  groups.add(child);
+  child.once('exit', () => groups.delete(child));
+  return child;
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* group already gone */
+  }
+}
+
+/** Synchronous last resort: SIGKILL every process group this benchmark started. */
+export function killAllGroups(): void {
+  for (const c of groups) signalGroup(c, 'SIGKILL');
+}
+
+/** Pids of the group leaders still running (for the final check). */
+export function trackedLeaders(): number[] {
+  return [...groups].map((c) => c.pid!).filter(Boolean);
+}
+
+/** SIGTERM the group, SIGKILL it after graceMs, wait for the leader, then sweep the group. */
+export async function stopGroup(child: ChildProcess, graceMs = 8000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    signalGroup(child, 'SIGTERM');
+    const t = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+  }
+  // The leader may exit before its children: make sure the group is empty.
+  signalGroup(child, 'SIGKILL');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, HOST, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** The last `keep` lines a child wrote to stderr, for failure reports. */
+export function stderrTail(child: ChildProcess, keep = 30): () => string {
+  const lines: string[] = [];
+  if (child.stderr) {
+    readline.createInterface({ input: child.stderr }).on('line', (l) => {
+      lines.push(l);
+      if (lines.length > keep) lines.shift();
+    });
+  }
+  return () => lines.join('\n');
+}
+
+export interface RunningRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** A fresh redis-server on its own free port, with no persistence. */
+export async function startRedis(maxClients: number): Promise<RunningRedis> {
+  const port = await freePort();
+  const child = track(
+    spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
+      detached: true,
+      stdio: 'ignore',
+    }),
+  );
+  const url = `redis://${HOST}:${port}`;
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    const ok = await probe.connect().then(() => probe.ping(), () => null);
+    probe.disconnect();
+    if (ok === 'PONG') break;
+    if (Date.now() > until || child.exitCode !== null) {
+      await stopGroup(child, 1000);
+      throw new Error(`redis-server on port ${port} did not start`);
+    }
+    await sleep(50);
+  }
+  return { url, pid: child.pid!, stop: () => stopGroup(child, 2000) };
+}
