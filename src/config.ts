@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './history/history-rules';
+import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './broker/history-rules';
 
 /**
  * The one configuration schema. Every knob has a doc string, a default, an

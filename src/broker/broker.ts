@@ -1,44 +1,92 @@
 /**
- * The broker carries published messages to every gateway worker.
+ * The broker contract: it carries published messages to every gateway worker,
+ * and it owns sequence numbers and history.
  *
- * Delivery guarantee: a message published while the broker is connected is
- * delivered at most once to every client subscribed to its topic at that moment,
- * on any worker of any herald sharing the broker. Messages published while a
- * subscriber is disconnected are not replayed by this layer.
+ * Live delivery: a message published while the broker is connected reaches every
+ * broker instance whose subscription to its topic was confirmed (subscribe()
+ * resolved) before the publish and has stayed up since, at most once and in
+ * publish order per topic. Messages published while an instance is disconnected
+ * are not replayed to it by the live path.
+ *
+ * History: a topic matched by a history rule gives each message the next seq of
+ * that topic (1, 2, 3, ... never reused, even after the history is trimmed) and
+ * keeps it, bounded by the rule's length and age, so a subscriber that missed
+ * messages reads them back with history(). A topic without a rule has no seq and
+ * no history. Payloads are carried byte for byte, whatever the bytes.
  */
 
-export type BrokerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+/** `stalled`: connected, but the broker did not answer a probe within the command timeout. */
+export type BrokerState = 'connecting' | 'connected' | 'stalled' | 'disconnected' | 'closed';
 
-/** Called once per message per worker; `payload` is the exact published bytes. */
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+export interface BrokerMessage {
+  readonly topic: string;
+  /** The message's position in its topic; present only when the topic has history. */
+  readonly seq?: number;
+  /** The published bytes, untouched. */
+  readonly payload: Buffer;
+}
 
-export type StateHandler = (state: BrokerState, detail?: string) => void;
+export interface PublishResult {
+  /** The message's seq when its topic has history. */
+  seq?: number;
+}
+
+export interface HistoryEntry {
+  seq: number;
+  payload: Buffer;
+}
+
+export interface HistoryPage {
+  /** Oldest seq still retained, or null when nothing is. */
+  first: number | null;
+  /** Last seq given out for the topic; 0 when none was. */
+  current: number;
+  /** Retained messages with seq > since, oldest first, at most `limit` of them. */
+  entries: HistoryEntry[];
+}
+
+/** What a broker reports back to whoever opened it; attached when the broker is created. */
+export interface BrokerHandlers {
+  /** Called once per message for each subscribed topic. */
+  onMessage(message: BrokerMessage): void;
+  /** Connection state changes (health, metrics, and cached history reads that a gap may have voided). */
+  onState?(state: BrokerState, detail?: string): void;
+}
+
+export interface Broker {
+  readonly state: BrokerState;
+  /** Reconnections since start, for health and metrics. */
+  readonly reconnects: number;
+  /** Whether messages of the topic get a seq and are kept. */
+  hasHistory(topic: string): boolean;
+  /**
+   * Resolves once the broker has taken the message, with its seq when the topic has
+   * history. Rejects with BrokerUnavailableError when it cannot be handed over now
+   * (disconnected, or no answer within the command timeout: then it may still have
+   * been published).
+   */
+  publish(topic: string, payload: Buffer): Promise<PublishResult>;
+  /** Messages of a topic with history after `since`; waits through an outage. */
+  history(topic: string, since: number, limit: number): Promise<HistoryPage>;
+  /**
+   * Starts receiving the topic. Resolves once the broker confirmed the subscription,
+   * so every message published from then on arrives (while the connection stays up).
+   * Idempotent; subscribing to a topic already held resolves at once.
+   */
+  subscribe(topic: string): Promise<void>;
+  /** Stops receiving the topic; a pending subscribe() of it resolves without a guarantee. */
+  unsubscribe(topic: string): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** Thrown by publish() when the message cannot be handed to the broker now. */
 export class BrokerUnavailableError extends Error {
   override name = 'BrokerUnavailableError';
-}
+  /** True when the broker may have taken the message although it did not confirm it in time. */
+  readonly maybePublished: boolean;
 
-/** The publishing side, owned by the primary (admin API, clock) and scripts. */
-export interface BrokerPublisher {
-  readonly state: BrokerState;
-  /** Resolves once the broker has taken the message; rejects with BrokerUnavailableError otherwise. */
-  publish(topic: string, payload: Buffer): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The receiving side, one per gateway worker. */
-export interface BrokerSubscriber {
-  readonly state: BrokerState;
-  /** Reconnections since start, for health and metrics. */
-  readonly reconnects: number;
-  /** True when the subscriber must be told which topics have local subscribers. */
-  readonly needsTopicInterest: boolean;
-  /** Starts receiving; never rejects because the broker is down (it keeps retrying). */
-  start(): void;
-  subscribe(topic: string): void;
-  /** Resolves once messages published to the topic from now on are sure to arrive (brokers that support history). */
-  whenSubscribed?(topic: string): Promise<void>;
-  unsubscribe(topic: string): void;
-  close(): Promise<void>;
+  constructor(message: string, maybePublished = false) {
+    super(message);
+    this.maybePublished = maybePublished;
+  }
 }

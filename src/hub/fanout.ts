@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import { encodeMessage, envelopeTopic } from '../history/envelope';
-import { decodeSeqFrame } from '../history/seq-frame';
-import type { Logger } from '../logger';
-import { recordFanout, type WorkerStats } from './worker-stats';
+import type { BrokerMessage } from '../broker/broker';
+import { recordFanout, type WorkerStats } from '../metrics/worker-stats';
+import { encodeMessage } from '../protocol/envelope';
+import { envelopeTopic } from './topic-names';
 
 /** What the fan-out needs from the transport: the uWS app satisfies it. */
 export interface TopicSink {
@@ -26,18 +26,12 @@ export class Fanout {
   constructor(
     private readonly sink: TopicSink,
     private readonly stats: WorkerStats,
-    private readonly log?: Logger,
     private readonly tap?: LiveTap,
+    /** Told after each message that went out to at least one socket (drives the slow-consumer sweep). */
+    private readonly onSent?: () => void,
   ) {}
 
-  deliver(topic: string, message: Buffer): void {
-    const frame = decodeSeqFrame(message);
-    if (frame === null) {
-      // A sequenced frame with a broken header: never guess at its payload.
-      this.log?.warn({ topic, bytes: message.length }, 'malformed sequenced message dropped');
-      return;
-    }
-    const { seq, payload } = frame;
+  deliver({ topic, seq, payload }: BrokerMessage): void {
     const stats = this.stats;
     stats.messagesPublished++;
     const raw = this.sink.numSubscribers(topic);
@@ -59,5 +53,6 @@ export class Fanout {
     stats.lastFanoutMicros = micros;
     if (micros > stats.maxFanoutMicros) stats.maxFanoutMicros = micros;
     recordFanout(stats, micros);
+    if (raw + enveloped > 0) this.onSent?.();
   }
 }

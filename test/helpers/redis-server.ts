@@ -18,6 +18,7 @@ export class RedisServer {
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {}); // refused until the server listens: that is what we wait for
       try {
         await probe.connect();
         return (await probe.ping()) === 'PONG';
@@ -36,6 +37,11 @@ export class RedisServer {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
+  }
+
+  /** SIGSTOP freezes the server (connections stay open, nothing is answered); SIGCONT thaws it. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 
   client(): Redis {

@@ -1,9 +1,11 @@
-import type { HistoryReader } from '../history/history-reader';
-import type { HistoryRules } from '../history/history-rules';
-import { encodeGap, encodeRecovered, envelopeTopic, holdTopic, type GapNotice } from '../history/envelope';
+import type { Broker } from '../broker/broker';
 import type { Logger } from '../logger';
 import { CloseCode } from '../protocol/close-codes';
-import { BROADCAST_TOPIC, isValidTopic } from '../protocol/topics';
+import { encodeGap, encodeRecovered, type GapNotice } from '../protocol/envelope';
+import type { EnvelopeSession } from '../protocol/recovery-query';
+import { BROADCAST_TOPIC } from '../protocol/topics';
+import type { HistoryReader } from './history-reader';
+import { envelopeTopic, holdTopic } from './topic-names';
 
 /** What recovery needs of a uWS WebSocket. */
 export interface RecoverySocket {
@@ -11,13 +13,6 @@ export interface RecoverySocket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   end(code?: number, reason?: string): void;
-}
-
-/** Per-connection state of an envelope-mode connection (lives in the uWS user data). */
-export interface EnvelopeSession {
-  /** Topic -> last seq the client saw, from ?since=. */
-  readonly since: ReadonlyMap<string, number>;
-  closed: boolean;
 }
 
 interface Pending {
@@ -33,48 +28,23 @@ interface Pending {
   timer?: NodeJS.Timeout;
 }
 
-export type RecoveryQuery = { ok: true; session?: EnvelopeSession } | { ok: false; reason: string };
-
 /** Live messages buffered per recovering socket and topic before it is closed (4002) to reconnect later. */
 const MAX_BUFFERED = 10_000;
 const uWS_DROPPED = 2;
 /** Longest wait at the seam for the live stream to catch up with what history returned (see finishWhenCaughtUp). */
 const CATCH_UP_MS = 2000;
 
-/**
- * Parses ?format= and ?since= at upgrade (synchronously, as uWS requires).
- * since=broadcast:1234,user:42:17 - the seq follows the LAST ':' since topic
- * names may contain ':'. Every since topic must be one the connection listens to.
- */
-export function parseRecoveryQuery(format: string, since: string, topics: readonly string[]): RecoveryQuery {
-  if (format !== '' && format !== 'raw' && format !== 'envelope') return { ok: false, reason: 'format must be raw or envelope' };
-  if (format !== 'envelope') {
-    return since === '' ? { ok: true } : { ok: false, reason: 'since needs format=envelope (positions are seqs, which only envelopes carry)' };
-  }
-  const positions = new Map<string, number>();
-  for (const part of since === '' ? [] : since.split(',')) {
-    const cut = part.lastIndexOf(':');
-    const topic = part.slice(0, cut);
-    const seq = part.slice(cut + 1);
-    if (cut < 1 || !isValidTopic(topic) || !/^\d{1,15}$/.test(seq)) return { ok: false, reason: `since entry "${part.slice(0, 60)}" must be topic:seq` };
-    if (topic !== BROADCAST_TOPIC && !topics.includes(topic)) return { ok: false, reason: `since names topic "${topic}" which is not in topics` };
-    positions.set(topic, Number(seq));
-  }
-  return { ok: true, session: { since: positions, closed: false } };
-}
-
 export interface RecoveryDeps {
-  rules: HistoryRules;
-  /** Absent when history is unavailable (local broker): every since gets a no-history gap. */
-  reader?: HistoryReader;
-  whenSubscribed?: (topic: string) => Promise<void>;
+  /** Which topics have history, and subscription confirmation (history is read only after it). */
+  broker: Pick<Broker, 'hasHistory' | 'subscribe'>;
+  reader: HistoryReader;
   log: Logger;
 }
 
 /**
  * Envelope connections and their recovery after reconnect. A recovering socket
- * holds the topic (so this worker stays subscribed in Redis), waits for Redis to
- * confirm that subscription, reads history, and meanwhile buffers the live
+ * holds the topic (so this worker stays subscribed in the broker), waits for the
+ * broker to confirm that subscription, reads history, and meanwhile buffers the live
  * messages the fan-out hands it. It then sends, in one synchronous step, the
  * history after its position and the buffered live messages after the last
  * history seq, and subscribes to the live envelope topic: no gap (history was
@@ -91,12 +61,12 @@ export class RecoveryManager {
 
   /** The fan-out asks this per message; true only while some socket recovers the topic or a read of it is cached. */
   wants(topic: string): boolean {
-    return this.pending.has(topic) || (this.deps.reader?.watches(topic) ?? false);
+    return this.pending.has(topic) || this.deps.reader.watches(topic);
   }
 
   live(topic: string, seq: number | undefined, frame: string): void {
     if (seq !== undefined) {
-      this.deps.reader?.noteLive(topic, seq, frame);
+      this.deps.reader.noteLive(topic, seq, frame);
       if (seq > (this.lastLive.get(topic) ?? 0)) this.lastLive.set(topic, seq);
     }
     for (const p of this.pending.get(topic) ?? []) {
@@ -119,14 +89,20 @@ export class RecoveryManager {
     }
   }
 
-  close(session: EnvelopeSession): void {
+  /** The socket of `session` closed: its recoveries stop at their next step. */
+  closed(session: EnvelopeSession): void {
     session.closed = true;
   }
 
+  /** Worker stopping: drop every pending recovery and its timer. */
+  stop(): void {
+    for (const set of [...this.pending.values()]) for (const p of [...set]) this.detach(p);
+  }
+
   private async recover(ws: RecoverySocket, session: EnvelopeSession, topic: string, since: number): Promise<void> {
-    const { reader, whenSubscribed } = this.deps;
+    const { reader, broker } = this.deps;
     this.recoveries++;
-    if (!reader || !whenSubscribed || !this.deps.rules.ruleFor(topic)) {
+    if (!broker.hasHistory(topic)) {
       this.gaps++;
       ws.send(encodeGap({ topic, since, first: null, current: 0, reason: 'no-history' }));
       ws.subscribe(envelopeTopic(topic));
@@ -138,7 +114,7 @@ export class RecoveryManager {
     if (!set) this.pending.set(topic, (set = new Set()));
     set.add(p);
     try {
-      await whenSubscribed(topic);
+      await broker.subscribe(topic);
       let last = since;
       for (let first = true; ; first = false) {
         if (session.closed) return void this.detach(p);
@@ -207,7 +183,7 @@ export class RecoveryManager {
     clearTimeout(p.timer);
     if (set.size === 0) {
       this.pending.delete(p.topic);
-      if (!this.deps.reader?.watches(p.topic)) this.lastLive.delete(p.topic);
+      if (!this.deps.reader.watches(p.topic)) this.lastLive.delete(p.topic);
     }
     return !p.session.closed;
   }

@@ -1,7 +1,5 @@
-import type Redis from 'ioredis';
-import type { Logger } from '../logger';
-import { encodeMessage } from './envelope';
-import { seqKey, streamKey } from './history-keys';
+import type { Broker } from '../broker/broker';
+import { encodeMessage } from '../protocol/envelope';
 
 /** One recovered message, already in envelope form (encoded once per worker, sent to many sockets). */
 export interface HistoryItem {
@@ -10,11 +8,11 @@ export interface HistoryItem {
 }
 
 export interface HistoryView {
-  /** Last seq given out for the topic: read from Redis, advanced by live messages seen since. */
+  /** Last seq given out for the topic: read from the broker, advanced by live messages seen since. */
   current: number;
   /** Messages with seq >= from, in order. */
   items: HistoryItem[];
-  /** The Redis page was full: more may follow from items[last].seq + 1. */
+  /** The broker's page was full: more may follow from items[last].seq + 1. */
   more: boolean;
 }
 
@@ -36,27 +34,25 @@ interface ReadEntry {
 const LIVE_LOG_LIMIT = 10_000;
 
 /**
- * Reads a topic's history for recovering connections, one Redis read per
+ * Reads a topic's history for recovering connections, one broker read per
  * (topic, from) per cache period per worker, however many sockets ask.
  *
  * Why a cached read stays exact: the entry starts logging the topic's live
  * messages (which this worker receives, being subscribed) before the read is
- * dispatched. A socket that joins later gets the Redis page plus that live log,
- * which together reach up to "now", and its own live buffer takes over from
- * there. So a reconnect storm costs one XRANGE, not one per client.
+ * dispatched. A socket that joins later gets the broker's page plus that live
+ * log, which together reach up to "now", and its own live buffer takes over
+ * from there. So a reconnect storm costs one history read, not one per client.
  */
 export class HistoryReader {
-  /** XRANGE round trips made, for stats and tests. */
-  redisReads = 0;
+  /** History reads sent to the broker, for stats and tests. */
+  brokerReads = 0;
   private readonly entries = new Map<string, ReadEntry>();
   private readonly byTopic = new Map<string, Set<ReadEntry>>();
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly broker: Pick<Broker, 'history'>,
     private readonly pageSize: number,
     private readonly cacheMs: number,
-    private readonly log: Logger,
   ) {}
 
   /** True while a read of the topic collects live messages (the fan-out then calls noteLive). */
@@ -73,7 +69,7 @@ export class HistoryReader {
     }
   }
 
-  /** Call before awaiting: the caller must already be subscribed to the topic in Redis. */
+  /** Call before awaiting: the caller must already be subscribed to the topic in the broker. */
   async read(topic: string, from: number): Promise<HistoryView> {
     const key = `${topic}\u0000${from}`;
     let entry = this.entries.get(key);
@@ -109,7 +105,7 @@ export class HistoryReader {
     return { current, items, more: false };
   }
 
-  /** Forget cached reads of a topic: the worker's Redis subscription to it lapsed, so their live logs may have holes. */
+  /** Forget cached reads of a topic: the worker's broker subscription to it lapsed, so their live logs may have holes. */
   invalidate(topic: string): void {
     for (const entry of this.byTopic.get(topic) ?? []) this.drop(entry);
   }
@@ -128,27 +124,9 @@ export class HistoryReader {
   }
 
   private async fetch(topic: string, from: number): Promise<Page> {
-    this.redisReads++;
-    // GET before XRANGE (one pipeline, executed in order): a seq counted by GET is either in the page or trimmed.
-    const results = await this.redis
-      .pipeline()
-      .get(seqKey(this.prefix, topic))
-      .xrangeBuffer(streamKey(this.prefix, topic), `${from}-0`, '+', 'COUNT', this.pageSize)
-      .exec();
-    if (!results) throw new Error('history read: empty pipeline result');
-    const [[getErr, current], [rangeErr, raw]] = results as [[Error | null, string | null], [Error | null, [Buffer, Buffer[]][]]];
-    if (getErr) throw getErr;
-    if (rangeErr) throw rangeErr;
-    const items: HistoryItem[] = [];
-    for (const [id, fields] of raw) {
-      const seq = Number.parseInt(id.toString('latin1'), 10);
-      const at = fields.findIndex((f, i) => i % 2 === 0 && f.length === 1 && f[0] === 0x64); // 'd'
-      if (!Number.isSafeInteger(seq) || at < 0 || at + 1 >= fields.length) {
-        this.log.warn({ topic, id: id.toString('latin1') }, 'malformed history entry dropped');
-        continue;
-      }
-      items.push({ seq, frame: encodeMessage(topic, seq, fields[at + 1]) });
-    }
-    return { current: Number(current ?? 0), items, full: raw.length >= this.pageSize };
+    this.brokerReads++;
+    const page = await this.broker.history(topic, from - 1, this.pageSize);
+    const items = page.entries.map(({ seq, payload }) => ({ seq, frame: encodeMessage(topic, seq, payload) }));
+    return { current: page.current, items, full: page.entries.length >= this.pageSize };
   }
 }

@@ -9,26 +9,8 @@
  *   {"type":"recovered","topic":"t","seq":90,"count":85}
  *
  * Raw connections (the default) never see any of this: they get the payload bytes.
- * Envelope connections listen to a separate internal uWS topic per topic, so the
- * live path stays one uWS publish per topic and format, never a loop over sockets.
  */
 import { isUtf8 } from 'node:buffer';
-
-/** Internal uWS topic envelope-mode sockets subscribe to. NUL cannot occur in a client topic name. */
-export function envelopeTopic(topic: string): string {
-  return `\u0000env:${topic}`;
-}
-
-/** Internal uWS topic a recovering socket holds so the worker stays subscribed in Redis; nothing is published to it. */
-export function holdTopic(topic: string): string {
-  return `\u0000hold:${topic}`;
-}
-
-/** The client topic behind an internal uWS topic name (or the name itself). */
-export function baseTopic(uwsTopic: string): string {
-  if (uwsTopic.charCodeAt(0) !== 0) return uwsTopic;
-  return uwsTopic.slice(uwsTopic.indexOf(':') + 1);
-}
 
 export function encodeMessage(topic: string, seq: number | undefined, payload: Buffer, isBinary = !isUtf8(payload)): string {
   const body: Record<string, unknown> = { type: 'message', topic };

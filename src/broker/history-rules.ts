@@ -53,8 +53,8 @@ export class HistoryRules {
   private readonly compiled: { rule: HistoryRule; re: RegExp }[];
   private readonly memo = new Map<string, HistoryRule | null>();
 
-  constructor(rules: readonly HistoryRule[]) {
-    this.compiled = rules.map((rule) => ({ rule, re: toRegExp(rule.pattern) }));
+  constructor(readonly list: readonly HistoryRule[]) {
+    this.compiled = list.map((rule) => ({ rule, re: toRegExp(rule.pattern) }));
   }
 
   get enabled(): boolean {

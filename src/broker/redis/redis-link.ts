@@ -1,0 +1,96 @@
+import type Redis from 'ioredis';
+import type { BrokerState } from '../broker';
+
+/** How often a link asks Redis whether it still answers. */
+export const PROBE_INTERVAL_MS = 1000;
+
+/**
+ * One ioredis connection and what herald knows of it: connected, stalled (up but
+ * not answering a PING within the command timeout, e.g. a SIGSTOPped Redis) or
+ * down. A stall is noticed within PROBE_INTERVAL_MS + commandTimeoutMs.
+ */
+export class RedisLink {
+  reconnects = 0;
+  private readyOnce = false;
+  private stalled = false;
+  private probing = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly redis: Redis,
+    private readonly commandTimeoutMs: number,
+    private readonly onChange: () => void,
+    probeIntervalMs = PROBE_INTERVAL_MS,
+  ) {
+    redis.on('ready', () => {
+      if (this.readyOnce) this.reconnects++;
+      this.readyOnce = true;
+      this.stalled = false;
+      onChange();
+    });
+    redis.on('close', () => {
+      this.stalled = false;
+      onChange();
+    });
+    this.timer = setInterval(() => this.probe(), probeIntervalMs);
+    this.timer.unref();
+  }
+
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  get state(): BrokerState {
+    switch (this.redis.status) {
+      case 'ready':
+        return this.stalled ? 'stalled' : 'connected';
+      case 'end':
+        return 'closed';
+      case 'wait':
+      case 'connecting':
+      case 'connect':
+        return this.readyOnce ? 'disconnected' : 'connecting';
+      default:
+        return 'disconnected';
+    }
+  }
+
+  /** True when the link is up and answered its last probe. */
+  get answering(): boolean {
+    return this.ready && !this.stalled;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.redis.disconnect();
+  }
+
+  private probe(): void {
+    if (this.probing || !this.ready) return;
+    this.probing = true;
+    const late = setTimeout(() => this.setStalled(true), this.commandTimeoutMs);
+    const settle = (answered: boolean) => {
+      clearTimeout(late);
+      this.probing = false;
+      // No answer while the link still looks up (ioredis's own command timeout): stalled.
+      // A link that dropped reports through 'close' instead.
+      if (answered) this.setStalled(false);
+      else if (this.ready) this.setStalled(true);
+    };
+    // PING is valid in subscriber mode too.
+    this.redis.ping().then(() => settle(true), () => settle(false));
+  }
+
+  private setStalled(stalled: boolean): void {
+    if (this.stalled === stalled) return;
+    this.stalled = stalled;
+    this.onChange();
+  }
+}
+
+/** The worst of several links' states: one link down makes the broker down. */
+export function combinedState(states: BrokerState[]): BrokerState {
+  const order: BrokerState[] = ['closed', 'disconnected', 'stalled', 'connecting', 'connected'];
+  for (const state of order) if (states.includes(state)) return state;
+  return 'connected';
+}

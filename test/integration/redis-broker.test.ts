@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type Redis from 'ioredis';
+import { BrokerUnavailableError, type BrokerMessage, type BrokerState } from '../../src/broker/broker';
+import { HistoryRules, type HistoryRule } from '../../src/broker/history-rules';
+import { RedisBroker } from '../../src/broker/redis/redis-broker';
+import { createLogger } from '../../src/logger';
+import { brokerContract, CONTRACT_RULES, type BrokerPair } from '../contract/broker-contract';
+import { waitFor } from '../helpers/ports';
+import { RedisServer } from '../helpers/redis-server';
+
+const log = createLogger('silent', 'script');
+const PREFIX = 'herald:';
+
+function redisPair(url: string, rules: HistoryRule[], raw: Redis): BrokerPair {
+  const received: BrokerMessage[] = [];
+  const states: BrokerState[] = [];
+  const common = { url, prefix: PREFIX, rules: new HistoryRules(rules), commandTimeoutMs: 1000, log };
+  const publisher = new RedisBroker({ ...common, loadFunction: true, handlers: { onMessage: () => {} } });
+  const subscriber = new RedisBroker({ ...common, loadFunction: false, handlers: { onMessage: (m) => received.push(m), onState: (s) => states.push(s) } });
+  return {
+    publisher,
+    subscriber,
+    received,
+    states,
+    publishRaw: async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)),
+    close: async () => {
+      await publisher.close();
+      await subscriber.close();
+    },
+  };
+}
+
+describe('redis broker', () => {
+  const server = new RedisServer();
+  let raw: Redis;
+
+  before(async () => {
+    await server.start();
+    raw = server.client();
+  });
+
+  after(async () => {
+    raw?.disconnect();
+    await server.stop();
+  });
+
+  brokerContract({
+    name: 'redis (standalone)',
+    open: async (rules) => {
+      const pair = redisPair(server.url, rules, raw);
+      await waitFor('publisher connected', () => pair.publisher.state === 'connected');
+      return pair;
+    },
+  });
+
+  it('FCALL herald_publish from any client sequences, stores and publishes; topics without a rule go out plain', async () => {
+    const pair = redisPair(server.url, CONTRACT_RULES, raw);
+    try {
+      await waitFor('function loaded', async () => ((await raw.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'herald')) as unknown[]).length === 1);
+      await pair.subscriber.subscribe('hist:fcall');
+      await pair.subscriber.subscribe('plain:fcall');
+      const seq = await raw.call('FCALL', 'herald_publish', '1', 'hist:fcall', 'hello');
+      assert.equal(seq, 1);
+      assert.equal(await raw.call('FCALL', 'herald_publish', '1', 'plain:fcall', 'hi'), null);
+      await assert.rejects(raw.call('FCALL', 'herald_publish', '1', 'bad topic', 'x'), /topic must be 1 to 128/);
+      await waitFor('both', () => pair.received.length === 2);
+      assert.deepEqual(pair.received.map((m) => [m.topic, m.seq, m.payload.toString()]), [['hist:fcall', 1, 'hello'], ['plain:fcall', undefined, 'hi']]);
+      assert.equal((await pair.subscriber.history('hist:fcall', 0, 10)).entries[0].payload.toString(), 'hello');
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('coalesces the subscribes of one tick into a few commands', async () => {
+    const pair = redisPair(server.url, CONTRACT_RULES, raw);
+    try {
+      const sub = pair.subscriber as RedisBroker;
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => sub.subscribe(`plain:batch:${i}`)));
+      assert.ok(sub.subscribeCommands <= 3, `${sub.subscribeCommands} SUBSCRIBE commands for 3000 topics`);
+      const [, count] = (await raw.pubsub('NUMSUB', 'herald:plain:batch:2999')) as [string, number];
+      assert.equal(count, 1);
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('follows a Redis restart: resubscribes, reloads the function, seqs start again', async () => {
+    const pair = redisPair(server.url, CONTRACT_RULES, raw);
+    try {
+      await pair.subscriber.subscribe('hist:restart');
+      assert.equal((await pair.publisher.publish('hist:restart', Buffer.from('before'))).seq, 1);
+      await waitFor('before', () => pair.received.length === 1);
+      await server.stop();
+      await waitFor('subscriber disconnected', () => pair.states.includes('disconnected'));
+      await assert.rejects(pair.publisher.publish('hist:restart', Buffer.from('down')), BrokerUnavailableError);
+      await server.start();
+      await waitFor('both connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 15_000);
+      // A fresh Redis has no function and no counters: the publish reloads the function, seqs restart at 1.
+      await waitFor('publish after restart', async () => (await pair.publisher.publish('hist:restart', Buffer.from('after'))).seq === 1, 10_000, 200);
+      await waitFor('after', () => pair.received.some((m) => m.payload.toString() === 'after'));
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('notices a frozen Redis: stalled within the timeout, publishes refused, back when it thaws', async () => {
+    const pair = redisPair(server.url, CONTRACT_RULES, raw);
+    try {
+      await pair.subscriber.subscribe('plain:stall');
+      await waitFor('connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected');
+      server.signal('SIGSTOP');
+      try {
+        const started = Date.now();
+        await assert.rejects(pair.publisher.publish('plain:stall', Buffer.from('x')), (err: BrokerUnavailableError) => err instanceof BrokerUnavailableError);
+        assert.ok(Date.now() - started < 3000, 'publish answered within a bounded time');
+        await waitFor('stalled', () => pair.publisher.state === 'stalled' && pair.subscriber.state === 'stalled', 5000);
+      } finally {
+        server.signal('SIGCONT');
+      }
+      await waitFor('connected again', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 5000);
+    } finally {
+      await pair.close();
+    }
+  });
+});
