@@ -10,8 +10,9 @@ export interface TopicSink {
   numSubscribers(topic: string): number;
 }
 
-/** Recovery's view of the live stream: only topics it currently wants are handed over. */
+/** Recovery's view of the live stream: every seq, and the whole message for topics it currently wants. */
 export interface LiveTap {
+  sequenced(topic: string, seq: number): void;
   wants(topic: string): boolean;
   live(topic: string, seq: number | undefined, envelope: string): void;
 }
@@ -34,6 +35,7 @@ export class Fanout {
   deliver({ topic, seq, payload }: BrokerMessage): void {
     const stats = this.stats;
     stats.messagesPublished++;
+    if (seq !== undefined) this.tap?.sequenced(topic, seq);
     const raw = this.sink.numSubscribers(topic);
     const envTopic = envelopeTopic(topic);
     const enveloped = this.sink.numSubscribers(envTopic);

@@ -46,7 +46,10 @@ export class Hub {
     this.fanout = new Fanout(deps.sink, deps.stats, this.recovery, deps.onSent);
     this.interest = new TopicInterest(
       this.broker,
-      (topic) => this.reader.invalidate(topic),
+      (topic) => {
+        this.reader.invalidate(topic);
+        this.recovery.forget(topic);
+      },
       (topic, err) => log.warn({ topic, err: err.message }, 'broker subscription change failed'),
     );
     deps.stats.brokerState = this.broker.state;

@@ -52,7 +52,11 @@ export interface RecoveryDeps {
  */
 export class RecoveryManager {
   private readonly pending = new Map<string, Set<Pending>>();
-  /** Highest seq this worker has received live per watched topic. */
+  /**
+   * Highest seq this worker has received live, per topic it holds. The broker delivers a
+   * topic in order, so once seq L arrived, every later-published seq below L that will ever
+   * arrive has arrived: a recovery whose history ends at or below L can go live at once.
+   */
   private readonly lastLive = new Map<string, number>();
   recoveries = 0;
   gaps = 0;
@@ -64,11 +68,18 @@ export class RecoveryManager {
     return this.pending.has(topic) || this.deps.reader.watches(topic);
   }
 
+  /** Every sequenced message this worker receives, whether or not a recovery wants it. */
+  sequenced(topic: string, seq: number): void {
+    if (seq > (this.lastLive.get(topic) ?? 0)) this.lastLive.set(topic, seq);
+  }
+
+  /** The worker stopped receiving the topic: what it saw of it says nothing about the next subscription. */
+  forget(topic: string): void {
+    this.lastLive.delete(topic);
+  }
+
   live(topic: string, seq: number | undefined, frame: string): void {
-    if (seq !== undefined) {
-      this.deps.reader.noteLive(topic, seq, frame);
-      if (seq > (this.lastLive.get(topic) ?? 0)) this.lastLive.set(topic, seq);
-    }
+    if (seq !== undefined) this.deps.reader.noteLive(topic, seq, frame);
     for (const p of this.pending.get(topic) ?? []) {
       if (p.overflow) continue;
       if (p.buffer.length >= MAX_BUFFERED) p.overflow = true;
@@ -181,10 +192,7 @@ export class RecoveryManager {
     const set = this.pending.get(p.topic);
     if (!set?.delete(p)) return false;
     clearTimeout(p.timer);
-    if (set.size === 0) {
-      this.pending.delete(p.topic);
-      if (!this.deps.reader.watches(p.topic)) this.lastLive.delete(p.topic);
-    }
+    if (set.size === 0) this.pending.delete(p.topic);
     return !p.session.closed;
   }
 

@@ -1,0 +1,191 @@
+/**
+ * The hub in memory: fan-out, topic interest and the history/live seam of
+ * recovery, driven through a broker whose timing the test controls. No socket.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Hub } from '../../src/hub/hub';
+import { envelopeTopic } from '../../src/hub/topic-names';
+import { createLogger } from '../../src/logger';
+import { newWorkerStats } from '../../src/metrics/worker-stats';
+import { CloseCode } from '../../src/protocol/close-codes';
+import type { EnvelopeSession } from '../../src/protocol/recovery-query';
+import { MemoryTransport, type MemorySocket } from '../helpers/memory-transport';
+import { waitFor } from '../helpers/ports';
+import { ScriptedBroker } from '../helpers/scripted-broker';
+
+const log = createLogger('silent', 'script');
+
+function setup(historyTopics: (topic: string) => boolean = (t) => t.startsWith('h:')) {
+  const transport = new MemoryTransport();
+  const broker = new ScriptedBroker(historyTopics);
+  const stats = newWorkerStats(0);
+  const hub = new Hub({ sink: transport, stats, log, openBroker: broker.open, readCacheMs: 60_000 });
+  transport.onSubscription = (topic, n, o) => hub.interest.onSubscription(topic, n, o);
+  /** Connects an envelope socket recovering `topic` from `since` (as the gateway's open handler does). */
+  const recovering = (topic: string, since: number): { ws: MemorySocket; session: EnvelopeSession } => {
+    const ws = transport.socket();
+    const session: EnvelopeSession = { since: new Map([[topic, since]]), closed: false };
+    hub.recovery.open(ws, [topic], session);
+    return { ws, session };
+  };
+  const publish = async (topic: string, n: number) => {
+    for (let i = 0; i < n; i++) await broker.publish(topic, Buffer.from(`${topic}#${i}`));
+  };
+  return { transport, broker, stats, hub, recovering, publish };
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('hub: fan-out', () => {
+  it('makes one publish per topic and format, and none for topics nobody here holds', async () => {
+    const { transport, broker, stats } = setup();
+    const raw = transport.socket();
+    const env = transport.socket();
+    raw.subscribe('h:t');
+    env.subscribe(envelopeTopic('h:t'));
+    await broker.publish('h:t', Buffer.from('x'));
+    await broker.publish('nobody', Buffer.from('y'));
+    broker.deliver();
+    assert.deepEqual(transport.publishes.map((p) => p.topic), ['h:t', envelopeTopic('h:t')]);
+    assert.deepEqual(raw.frames, ['x']);
+    assert.deepEqual(env.parsed(), [{ type: 'message', topic: 'h:t', seq: 1, data: 'x' }]);
+    assert.equal(stats.messagesPublished, 2);
+    assert.equal(stats.messagesDelivered, 2);
+  });
+
+  it('subscribes the broker to a topic while any of its uWS topics has a socket', async () => {
+    const { transport, broker } = setup();
+    const a = transport.socket();
+    const b = transport.socket();
+    a.subscribe('room');
+    b.subscribe(envelopeTopic('room'));
+    assert.ok(broker.subscribed.has('room'));
+    a.end();
+    assert.ok(broker.subscribed.has('room'), 'still held through the envelope topic');
+    b.end();
+    assert.ok(!broker.subscribed.has('room'));
+  });
+});
+
+describe('hub: recovery seam', () => {
+  it('history then live with publishes during the read: every seq once, in order, marker at the seam', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 3);
+    broker.deliver();
+    await publish('h:t', 7); // 4..10 missed while the client was away
+    broker.holdHistory = true;
+    const { ws } = recovering('h:t', 3);
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    broker.deliver(); // 4..10 arrive live while the read is out
+    await publish('h:t', 2); // 11, 12 published during the read...
+    broker.deliver(1); // ...only 11 arrives live before the read returns
+    broker.releaseHistory(); // the read sees 4..12
+    await waitFor('history sent', () => ws.seqs('h:t').length === 9);
+    broker.deliver(); // 12 arrives live after the read: already sent from history
+    await waitFor('recovered', () => ws.parsed().some((f) => f.type === 'recovered'));
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(ws.seqs('h:t'), [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    const frames = ws.parsed();
+    assert.equal(frames.findIndex((f) => f.type === 'recovered'), 9);
+    assert.equal(frames[9].seq, 12);
+  });
+
+  it('waits at the seam until the live stream reaches what history returned, then goes live without a duplicate', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 5); // nothing delivered live yet: history is ahead of the live stream
+    const { ws } = recovering('h:t', 0);
+    await waitFor('history sent', () => ws.seqs('h:t').length === 5);
+    assert.ok(!ws.parsed().some((f) => f.type === 'recovered'), 'not live before the live stream caught up');
+    await publish('h:t', 2);
+    broker.deliver(); // 1..7 arrive live: 1..5 are duplicates of history, 6 and 7 are new
+    await waitFor('recovered', () => ws.parsed().some((f) => f.type === 'recovered'));
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(ws.seqs('h:t'), [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('goes live at once on a quiet topic whose last seq this worker already received live', async () => {
+    const { broker, recovering, publish, transport } = setup();
+    transport.socket().subscribe('h:quiet'); // another client holds the topic here
+    await publish('h:quiet', 4);
+    broker.deliver();
+    const { ws } = recovering('h:quiet', 1);
+    for (let i = 0; i < 5; i++) await settle(); // a few turns of the event loop, no timer
+    assert.deepEqual(ws.seqs('h:quiet'), [2, 3, 4]);
+    assert.deepEqual(ws.parsed()[3], { type: 'recovered', topic: 'h:quiet', seq: 4, count: 3 });
+  });
+
+  it('tells the client of a gap when history no longer reaches back, then sends what is retained', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 20);
+    broker.deliver();
+    broker.trim('h:t', 15);
+    const { ws } = recovering('h:t', 5);
+    await waitFor('recovered', () => ws.parsed().some((f) => f.type === 'recovered'));
+    const [gap] = ws.parsed();
+    assert.deepEqual(gap, { type: 'gap', topic: 'h:t', since: 5, first: 15, current: 20, reason: 'expired' });
+    assert.deepEqual(ws.seqs('h:t'), [15, 16, 17, 18, 19, 20]);
+  });
+
+  it('says "ahead" when the client is past the topic (the broker lost its history)', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 2);
+    broker.deliver();
+    const { ws } = recovering('h:t', 50);
+    await waitFor('gap', () => ws.parsed().some((f) => f.type === 'gap'));
+    assert.equal(ws.parsed()[0].reason, 'ahead');
+  });
+
+  it('says "no-history" for a topic without history and goes live at once', async () => {
+    const { broker, recovering } = setup();
+    const { ws } = recovering('plain', 7);
+    await settle();
+    assert.equal(ws.parsed()[0].reason, 'no-history');
+    await broker.publish('plain', Buffer.from('live'));
+    broker.deliver();
+    assert.deepEqual(ws.parsed()[1], { type: 'message', topic: 'plain', data: 'live' });
+  });
+
+  it('serves a storm of identical recoveries from one history read', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 50);
+    broker.deliver();
+    broker.holdHistory = true;
+    const sockets = Array.from({ length: 1000 }, () => recovering('h:t', 10).ws);
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    await publish('h:t', 3);
+    broker.deliver();
+    broker.releaseHistory();
+    await waitFor('all recovered', () => sockets.every((ws) => ws.parsed().some((f) => f.type === 'recovered')));
+    assert.equal(broker.historyReads, 1);
+    const expected = Array.from({ length: 43 }, (_, i) => i + 11);
+    for (const ws of sockets) assert.deepEqual(ws.seqs('h:t'), expected);
+  });
+
+  it('closes a recovering socket whose send buffer is full with 4002 rather than leave a hole', async () => {
+    const { broker, recovering, publish } = setup();
+    await publish('h:t', 5);
+    broker.deliver();
+    const { ws } = recovering('h:t', 0);
+    ws.full = true;
+    await waitFor('closed', () => ws.closedWith !== undefined);
+    assert.equal(ws.closedWith, CloseCode.SLOW_CONSUMER);
+  });
+
+  it('drops a recovery whose socket closed while history was being read', async () => {
+    const { broker, recovering, publish, hub } = setup();
+    await publish('h:t', 5);
+    broker.deliver();
+    broker.holdHistory = true;
+    const { ws, session } = recovering('h:t', 0);
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    hub.recovery.closed(session);
+    ws.end(1000);
+    broker.releaseHistory();
+    await settle();
+    await settle();
+    assert.deepEqual(ws.frames, []);
+  });
+});
