@@ -4,6 +4,7 @@ import { BrokerUnavailableError, type BrokerPublisher } from '../broker/broker';
 import type { HeraldConfig } from '../config';
 import type { WorkerSnapshot } from '../lifecycle/supervisor';
 import type { Logger } from '../logger';
+import { parseRequestTarget } from '../protocol/query-string';
 import { isValidTopic } from '../protocol/topics';
 import { clusterStatus } from './cluster-status';
 import { DASHBOARD_HTML } from './dashboard-page';
@@ -32,11 +33,11 @@ function authorized(header: string | undefined, apiKey: string): boolean {
 export function createAdminServer(deps: AdminDeps): http.Server {
   const { config, log, publisher, snapshot, metrics } = deps;
 
-  const publish = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+  const publish = async (req: http.IncomingMessage, res: http.ServerResponse, params: Map<string, string>) => {
     if (!authorized(req.headers.authorization, config.admin.apiKey)) {
       return sendJson(res, 401, { error: 'missing or wrong API key: send Authorization: Bearer <key>' });
     }
-    const topic = url.searchParams.get('topic') ?? '';
+    const topic = params.get('topic') ?? '';
     if (!isValidTopic(topic)) return sendJson(res, 400, { error: 'topic must be 1 to 128 characters of [A-Za-z0-9_.:-]' });
     let payload: Buffer;
     try {
@@ -54,7 +55,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     sendJson(res, 202, { published: true, topic, bytes: payload.length });
   };
 
-  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void> = {
+  type Route = (req: http.IncomingMessage, res: http.ServerResponse, params: Map<string, string>) => Promise<void> | void;
+  const routes: Record<string, Route> = {
     'POST /publish': publish,
     'GET /health': async (_req, res) => {
       const status = clusterStatus(config.broker, publisher, await snapshot());
@@ -70,14 +72,23 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     },
   };
 
+  const failed = (res: http.ServerResponse, path: string, err: unknown) => {
+    log.error({ err: err instanceof Error ? err.stack : String(err), path }, 'admin request failed');
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+    else res.destroy();
+  };
+
+  // Nothing a request carries may throw out of this handler: it would kill the primary and with it every worker.
   return http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const route = routes[`${req.method} ${url.pathname}`];
+    const target = parseRequestTarget(req.url ?? '/', ['topic']);
+    if (!target.ok) return sendJson(res, 400, { error: target.reason });
+    const key = `${req.method} ${target.path}`;
+    const route = Object.hasOwn(routes, key) ? routes[key] : undefined;
     if (!route) return sendText(res, 404, 'not found\n');
-    Promise.resolve(route(req, res, url)).catch((err: Error) => {
-      log.error({ err: err.message, path: url.pathname }, 'admin request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
-    });
+    try {
+      Promise.resolve(route(req, res, target.params)).catch((err: unknown) => failed(res, target.path, err));
+    } catch (err) {
+      failed(res, target.path, err);
+    }
   });
 }

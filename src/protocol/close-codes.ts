@@ -8,6 +8,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** The client sent a frame larger than clientFrames.maxBytes. Frames over 64 KiB are dropped without a close frame (1006). */
   MESSAGE_TOO_BIG: 1009,
+  /** Herald hit a bug while handling this connection (logged); reconnect with backoff. */
+  INTERNAL_ERROR: 1011,
   /** Rolling restart: this worker is being replaced; reconnect now (another worker accepts). */
   RECONNECT: 4000,
   /** The send buffer passed slowConsumer.maxBufferedBytes under the "close" policy; reconnect. */
@@ -25,6 +27,7 @@ export type CloseCodeName = keyof typeof CloseCode;
 export const CLOSE_CODE_DOCS: Record<CloseCodeName, { reconnect: boolean; reason: string }> = {
   GOING_AWAY: { reconnect: true, reason: 'server shutting down' },
   MESSAGE_TOO_BIG: { reconnect: false, reason: 'client frame too large' },
+  INTERNAL_ERROR: { reconnect: true, reason: 'internal error' },
   RECONNECT: { reconnect: true, reason: 'worker restarting, reconnect' },
   SLOW_CONSUMER: { reconnect: true, reason: 'slow consumer' },
   RECOVERY_FAILED: { reconnect: true, reason: 'recovery failed, reconnect' },

@@ -1,9 +1,10 @@
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import type { BrokerSubscriber } from '../broker/broker';
 import type { HeraldConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Uws } from '../native-uws';
 import { CloseCode } from '../protocol/close-codes';
+import { parseQuery } from '../protocol/query-string';
 import { BROADCAST_TOPIC, parseTopicList } from '../protocol/topics';
 import { countRefusal, type WorkerStats } from '../hub/worker-stats';
 import type { AuthData, ConnectionAuth } from '../auth/connection-auth';
@@ -11,7 +12,9 @@ import { tokenFromRequest } from '../auth/token-source';
 import { ClientRateLimiter } from './client-rate-limiter';
 import { IpLimiter } from './ip-limiter';
 import { ConnectionRegistry } from './connection-registry';
+import { isValidKey, isWebSocketUpgrade } from './handshake';
 import { parseRecoveryQuery, type EnvelopeSession, type RecoveryManager } from './recovery';
+import { refuse, upgrade as answerUpgrade } from './refusal';
 import { TopicInterest } from './topic-interest';
 
 /** What a connection carries from upgrade to open. */
@@ -59,10 +62,9 @@ export interface Gateway {
   drain(closeCode: number, reason: string, perSecond: number, refuseNew?: boolean): Promise<void>;
 }
 
-function refuse(res: HttpResponse, status: string, reason: string): void {
-  // Close the TCP connection too: a refused client must not keep a descriptor.
-  res.writeStatus(status).writeHeader('Content-Type', 'text/plain').end(`${reason}\n`, true);
-}
+/** Query parameters herald reads; each may appear once (a second value would be ignored silently). */
+const QUERY_PARAMS = ['topics', 'format', 'since', 'token'];
+const UPGRADE_REQUIRED = { Upgrade: 'websocket', Connection: 'Upgrade' };
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { uws, config, log, stats, subscriber, capacity, auth } = deps;
@@ -89,35 +91,45 @@ export function createGateway(deps: GatewayDeps): Gateway {
       countRefusal(stats, limited);
       return refuse(res, '429 Too Many Requests', limited === 'ip_rate' ? 'too many upgrades from this address, slow down' : 'too many connections from this address');
     }
+    if (!isWebSocketUpgrade(req.getHeader('upgrade'), req.getHeader('connection'))) {
+      countRefusal(stats, 'bad_request');
+      return refuse(res, '426 Upgrade Required', 'not a WebSocket handshake: it needs Upgrade: websocket and Connection: Upgrade', UPGRADE_REQUIRED);
+    }
     const key = req.getHeader('sec-websocket-key');
-    if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+    if (!isValidKey(key)) {
       countRefusal(stats, 'bad_request');
       return refuse(res, '400 Bad Request', 'missing or malformed Sec-WebSocket-Key');
     }
     if (req.getHeader('sec-websocket-version') !== '13') {
       countRefusal(stats, 'bad_request');
-      res.writeStatus('426 Upgrade Required').writeHeader('Sec-WebSocket-Version', '13');
-      return void res.end('unsupported Sec-WebSocket-Version, use 13\n', true);
+      return refuse(res, '426 Upgrade Required', 'unsupported Sec-WebSocket-Version, use 13', { 'Sec-WebSocket-Version': '13' });
     }
-    const parsed = parseTopicList(req.getQuery('topics') ?? '', config.topics.maxPerConnection);
+    const query = parseQuery(req.getQuery() ?? '', QUERY_PARAMS);
+    if (!query.ok) {
+      countRefusal(stats, 'bad_request');
+      return refuse(res, '400 Bad Request', query.reason);
+    }
+    const params = query.params;
+    const parsed = parseTopicList(params.get('topics') ?? '', config.topics.maxPerConnection);
     if (!parsed.ok) {
       countRefusal(stats, 'bad_topics');
       return refuse(res, '400 Bad Request', parsed.reason);
     }
-    const recovery = parseRecoveryQuery(req.getQuery('format') ?? '', req.getQuery('since') ?? '', parsed.topics);
+    const recovery = parseRecoveryQuery(params.get('format') ?? '', params.get('since') ?? '', parsed.topics);
     if (!recovery.ok) {
       countRefusal(stats, 'bad_recovery');
       return refuse(res, '400 Bad Request', recovery.reason);
     }
     if (auth) {
       // The token check is asynchronous: read every header now, uWS frees `req` when this returns.
-      const { token, protocol } = tokenFromRequest(req.getQuery('token') ?? '', req.getHeader('sec-websocket-protocol'));
+      const { token, protocol } = tokenFromRequest(params.get('token') ?? '', req.getHeader('sec-websocket-protocol'));
       const extensions = req.getHeader('sec-websocket-extensions');
       return auth.upgrade(res, token, parsed.topics, {
-        accept: (identity, topics) => {
-          stats.upgradesAccepted++;
-          res.upgrade<ConnectionData>({ topics, sub: identity.sub, exp: identity.exp, session: recovery.session }, key, protocol, extensions, context);
-        },
+        accept: (identity, topics) =>
+          guard(res, () => {
+            stats.upgradesAccepted++;
+            answerUpgrade<ConnectionData>(res, { topics, sub: identity.sub, exp: identity.exp, session: recovery.session }, key, protocol, extensions, context);
+          }),
         refuse: (status, reason, label) => {
           countRefusal(stats, label);
           refuse(res, status, reason);
@@ -126,7 +138,30 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     const data = parsed.topics.length === 0 && !recovery.session ? NOTHING_TO_CARRY : { topics: parsed.topics, session: recovery.session };
     stats.upgradesAccepted++;
-    res.upgrade(data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    answerUpgrade(res, data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  };
+
+  /** A bug in a connection's handler closes that connection (1011) and leaves the others alone. */
+  function guardWs<A extends unknown[]>(handler: string, handle: (ws: WebSocket<ConnectionData>, ...args: A) => void) {
+    return (ws: WebSocket<ConnectionData>, ...args: A) => {
+      try {
+        handle(ws, ...args);
+      } catch (err) {
+        log.error({ err: (err as Error).stack ?? String(err), handler }, 'connection handler failed');
+        if (handler !== 'close') ws.end(CloseCode.INTERNAL_ERROR, 'internal error');
+      }
+    };
+  }
+
+  /** A bug in a request handler answers 500 and leaves the worker, and its other connections, running. */
+  const guard = (res: HttpResponse, handle: () => void) => {
+    try {
+      handle();
+    } catch (err) {
+      log.error({ err: (err as Error).stack ?? String(err) }, 'request handler failed');
+      countRefusal(stats, 'internal_error');
+      refuse(res, '500 Internal Server Error', 'internal error');
+    }
   };
 
   app.ws<ConnectionData>('/ws', {
@@ -139,20 +174,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     maxBackpressure: config.slowConsumer.maxBufferedBytes,
     // Not closeOnBackpressureLimit: its close is indistinguishable from a network drop (1006 on
     // both ends). The slow-consumer sweep below closes with a documented code and counts it.
-    upgrade,
-    open: (ws) => {
+    upgrade: (res, req, context) => guard(res, () => upgrade(res, req, context)),
+    open: guardWs('open', (ws) => {
+      // Bookkeeping first, so that the close handler balances it even if subscribing fails.
+      sockets.add(ws);
+      stats.connections++;
+      auth?.opened(ws);
+      ipLimiter?.opened(ws, Buffer.from(ws.getRemoteAddressAsText()).toString());
       const { session, topics = NO_TOPICS } = ws.getUserData();
       if (session && deps.recovery) deps.recovery.open(ws, topics, session);
       else {
         ws.subscribe(BROADCAST_TOPIC);
         for (const topic of topics) ws.subscribe(topic);
       }
-      sockets.add(ws);
-      auth?.opened(ws);
-      ipLimiter?.opened(ws, Buffer.from(ws.getRemoteAddressAsText()).toString());
-      stats.connections++;
-    },
-    message: (ws, message) => {
+    }),
+    message: guardWs('message', (ws, message) => {
       // Herald is push-only: client messages are ignored, but oversized frames and floods are cut off.
       if (message.byteLength > config.clientFrames.maxBytes) {
         stats.oversizedFrameCloses++;
@@ -161,8 +197,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         stats.clientFloodCloses++;
         ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
       }
-    },
-    close: (ws, code, message) => {
+    }),
+    close: guardWs('close', (ws, code, message) => {
       sockets.delete(ws);
       const session = ws.getUserData().session;
       if (session) deps.recovery?.close(session);
@@ -170,7 +206,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ipLimiter?.closed(ws);
       stats.connections--;
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
-    },
+    }),
     // Redis only needs to hear of a topic while some local connection listens to it (raw, envelope or recovering).
     subscription: interest
       ? (_ws, topicBytes, newCount, oldCount) => interest.onSubscription(Buffer.from(topicBytes).toString('latin1'), newCount, oldCount)
@@ -178,14 +214,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
 
   // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.
-  app.any('/ws', (res, req) => {
-    countRefusal(stats, 'bad_request');
-    if (req.getHeader('upgrade').toLowerCase() === 'websocket') {
-      return refuse(res, '400 Bad Request', 'malformed WebSocket handshake: missing or malformed Sec-WebSocket-Key');
-    }
-    res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').writeHeader('Connection', 'Upgrade');
-    res.end('this endpoint speaks WebSocket only\n', true);
-  });
+  app.any('/ws', (res, req) =>
+    guard(res, () => {
+      countRefusal(stats, 'bad_request');
+      if (!isWebSocketUpgrade(req.getHeader('upgrade'), req.getHeader('connection'))) {
+        return refuse(res, '426 Upgrade Required', 'this endpoint speaks WebSocket only', UPGRADE_REQUIRED);
+      }
+      if (req.getMethod() !== 'get') return refuse(res, '400 Bad Request', 'malformed WebSocket handshake: the method must be GET');
+      refuse(res, '400 Bad Request', 'malformed WebSocket handshake: missing or malformed Sec-WebSocket-Key');
+    }),
+  );
 
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end('not found: WebSocket endpoint is /ws\n');

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HeraldProcess } from '../helpers/herald-process';
 import { waitFor } from '../helpers/ports';
+import { rawExchange } from '../helpers/raw-http';
 import { closeAll, connect } from '../helpers/ws-clients';
 
-/** Sends raw bytes and returns everything the server answers until it closes (or 2 s pass). */
-function rawExchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    let answer = '';
-    socket.on('data', (d) => (answer += d.toString('latin1')));
-    socket.setTimeout(2000, () => socket.destroy());
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
-}
-
-const upgradeRequest = (target: string, headers: Record<string, string>) =>
-  `GET ${target} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+const upgradeRequest = (target: string, headers: Record<string, string | undefined>, method = 'GET') =>
+  `${method} ${target} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`;
 
@@ -38,7 +27,7 @@ describe('bad input from clients', () => {
 
   it('answers 404 on unknown paths, for plain requests and upgrades', async () => {
     assert.equal((await fetch(`http://127.0.0.1:${herald.port}/nope`)).status, 404);
-    assert.match(await rawExchange(herald.port, upgradeRequest('/elsewhere', GOOD_HEADERS)), /^HTTP\/1\.1 404/);
+    assert.equal((await rawExchange(herald.port, upgradeRequest('/elsewhere', GOOD_HEADERS), 500)).status, 404);
   });
 
   it('answers a plain GET on /ws with 426 Upgrade Required', async () => {
@@ -49,17 +38,61 @@ describe('bad input from clients', () => {
 
   it('refuses a malformed Sec-WebSocket-Key with 400', async () => {
     const answer = await rawExchange(herald.port, upgradeRequest('/ws', { ...GOOD_HEADERS, 'Sec-WebSocket-Key': 'short' }));
-    assert.match(answer, /^HTTP\/1\.1 400/);
-    assert.match(answer, /Sec-WebSocket-Key/);
+    assert.equal(answer.status, 400);
+    assert.match(answer.text, /Sec-WebSocket-Key/);
   });
 
   it('refuses an unsupported WebSocket version with 426', async () => {
     const answer = await rawExchange(herald.port, upgradeRequest('/ws', { ...GOOD_HEADERS, 'Sec-WebSocket-Version': '8' }));
-    assert.match(answer, /^HTTP\/1\.1 426/);
+    assert.equal(answer.status, 426);
+    assert.match(answer.text, /Sec-WebSocket-Version: 13/);
+  });
+
+  it('answers 426, never 101, to a request that is not a WebSocket upgrade but carries a key', async () => {
+    for (const headers of [
+      { ...GOOD_HEADERS, Upgrade: undefined },
+      { ...GOOD_HEADERS, Upgrade: 'h2c' },
+      { ...GOOD_HEADERS, Connection: undefined },
+      { ...GOOD_HEADERS, Connection: 'keep-alive' },
+    ]) {
+      const answer = await rawExchange(herald.port, upgradeRequest('/ws', headers));
+      assert.equal(answer.status, 426, JSON.stringify(headers));
+      assert.equal(answer.ended, 'closed');
+    }
+    // Header values are token lists, in any case.
+    const listed = await rawExchange(herald.port, upgradeRequest('/ws', { ...GOOD_HEADERS, Upgrade: 'WebSocket', Connection: 'keep-alive, Upgrade' }), 500);
+    assert.equal(listed.status, 101);
+  });
+
+  it('answers 400 to a handshake that is not a GET', async () => {
+    const answer = await rawExchange(herald.port, upgradeRequest('/ws', GOOD_HEADERS, 'POST'));
+    assert.equal(answer.status, 400);
+    assert.match(answer.text, /method must be GET/);
+  });
+
+  it('refuses query parameters with bad escapes or given twice, instead of dropping them', async () => {
+    for (const query of ['topics=x,y%zz', 'topics=x%2', 'topics=%FF', 'topics=a&topics=b', 'format=envelope&since=broadcast:1%', 'format=raw&format=envelope', 'x=%zz']) {
+      const answer = await rawExchange(herald.port, upgradeRequest(`/ws?${query}`, GOOD_HEADERS));
+      assert.equal(answer.status, 400, `${query}: ${answer.text.slice(0, 60)}`);
+    }
+    // A well-formed escape is decoded: %2C is a comma.
+    const ok = await connect(`${herald.wsUrl}?topics=a%2Cb`);
+    await herald.publish('b', 'to b');
+    await waitFor('escaped topic delivered', () => ok.messages.some((m) => m.data.toString() === 'to b'));
+    closeAll([ok]);
+  });
+
+  it('closes a refused connection after its answer, even with another upgrade pipelined behind it', async () => {
+    const good = upgradeRequest('/ws', GOOD_HEADERS);
+    for (const refused of [upgradeRequest('/ws?topics=bad%20x', GOOD_HEADERS), upgradeRequest('/ws', { ...GOOD_HEADERS, Upgrade: undefined }), 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n']) {
+      const answer = await rawExchange(herald.port, refused + good);
+      assert.doesNotMatch(answer.text, /101 Switching Protocols/, refused);
+      assert.equal(answer.ended, 'closed');
+    }
   });
 
   it('survives garbage that is not HTTP at all', async () => {
-    await rawExchange(herald.port, '\x16\x03\x01\x02\x00garbage\r\n\r\n');
+    await rawExchange(herald.port, '\x16\x03\x01\x02\x00garbage\r\n\r\n', 500);
     const c = await connect(herald.wsUrl);
     closeAll([c]);
   });
