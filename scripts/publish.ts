@@ -8,8 +8,7 @@
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { loadConfig } from '../src/config';
-import { HistoryRules } from '../src/history/history-rules';
-import { publishWithHistory } from '../src/history/publish-script';
+import { publishFunctionNames } from '../src/broker/redis/publish-function';
 import { isValidTopic } from '../src/protocol/topics';
 
 async function readStdin(): Promise<Buffer> {
@@ -43,15 +42,15 @@ async function main(): Promise<number> {
     const redis = new Redis(via, { maxRetriesPerRequest: 1, retryStrategy: () => null });
     try {
       const prefix = values.prefix ?? config.redis.prefix;
-      // Topics with history go through the same Lua script as herald's own publishes: seq + stored + published.
-      const rule = new HistoryRules(config.history.rules).ruleFor(topic);
-      if (rule) {
-        const seq = await publishWithHistory(redis, prefix, topic, payload, rule);
-        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis with seq ${seq}\n`);
-      } else {
-        const receivers = await redis.publish(prefix + topic, payload);
-        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis (${receivers} herald workers subscribed)\n`);
-      }
+      // herald's own publish function decides, with the history rules herald loaded into Redis.
+      const fn = publishFunctionNames(prefix).fn;
+      const seq = await redis.call('FCALL', fn, '1', topic, payload).catch(async (err: Error) => {
+        if (!/function not found/i.test(err.message)) throw err;
+        process.stderr.write(`note: ${fn} is not loaded in this Redis (no herald with broker "redis" has started on it): plain PUBLISH, no seq\n`);
+        await redis.publish(prefix + topic, payload);
+        return null;
+      });
+      process.stdout.write(`published ${payload.length} bytes to ${topic} via redis ${seq === null ? 'without a seq (no history rule)' : `with seq ${seq}`}\n`);
     } finally {
       redis.disconnect();
     }

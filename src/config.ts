@@ -111,6 +111,12 @@ const schema = {
       default: 'herald:',
       env: 'HERALD_REDIS_PREFIX',
     },
+    commandTimeoutMs: {
+      doc: 'A Redis command not answered within this time fails: POST /publish answers 503 and the broker counts as stalled (unhealthy) until Redis answers again. Also the time a stalled Redis takes to be noticed (plus up to 1 s).',
+      format: intRange(100, 60_000),
+      default: 2000,
+      env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS',
+    },
   },
   admin: {
     host: {
@@ -239,7 +245,7 @@ const schema = {
   },
   history: {
     rules: {
-      doc: 'Topics that get seqs and a bounded Redis history for recovery (?since=), with their limits; first match wins, * is a wildcard. Env form: "broadcast=1000/300,user:*=100/60" (pattern=maxLength/maxAgeSeconds). Empty: no history, live delivery only. Needs the redis broker.',
+      doc: 'Topics that get seqs and a bounded history for recovery (?since=), with their limits; first match wins, * is a wildcard. Env form: "broadcast=1000/300,user:*=100/60" (pattern=maxLength/maxAgeSeconds). Empty: no history, live delivery only. With the local broker, history is kept in the primary\'s memory.',
       format: 'history-rules',
       default: [] as HistoryRule[],
       env: 'HERALD_HISTORY',
@@ -392,9 +398,6 @@ function deepFreeze<T>(value: T): T {
 
 /** Rules that span several keys, which convict's per-key validators cannot see. */
 function crossCheck(config: HeraldConfig): void {
-  if (config.history.rules.length > 0 && config.broker !== 'redis') {
-    throw new ConfigError('history.rules: history lives in Redis, so it needs broker "redis"');
-  }
   if (!isLoopback(config.admin.host) && config.admin.apiKey === '') {
     throw new ConfigError(
       `admin.host: ${config.admin.host} is not a loopback address, so admin.apiKey (HERALD_API_KEY) must be set`,

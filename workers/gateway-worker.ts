@@ -2,23 +2,29 @@
  * One gateway worker: the only place that creates a worker's parts and wires
  * them together. Forked by the primary; never run on its own.
  */
-import { LocalSubscriber } from '../src/broker/local-broker';
-import { RedisSubscriber } from '../src/broker/redis-subscriber';
-import type { BrokerSubscriber, MessageHandler } from '../src/broker/broker';
-import { connectionCapacity, countOpenFds, readOpenFileLimit } from '../src/capacity/fd-limits';
-import { loadConfig } from '../src/config';
-import { Fanout } from '../src/hub/fanout';
-import { newWorkerStats } from '../src/hub/worker-stats';
-import { isToWorker, type ToPrimary } from '../src/lifecycle/ipc';
-import { createLogger } from '../src/logger';
-import { loadNativeUws } from '../src/native-uws';
-import { BROADCAST_TOPIC } from '../src/protocol/topics';
-import { createGateway } from '../src/transport/gateway-app';
-import { FdGuard } from '../src/capacity/fd-guard';
-import { createWorkerHistory, type WorkerHistory } from '../src/history/worker-history';
 import { ConnectionAuth } from '../src/auth/connection-auth';
-import { drainRate } from '../src/lifecycle/drain-rate';
+import type { Broker, BrokerHandlers } from '../src/broker/broker';
+import { HistoryRules } from '../src/broker/history-rules';
+import { LocalBrokerClient } from '../src/broker/local-broker';
+import { RedisBroker } from '../src/broker/redis/redis-broker';
+import { connectionCapacity, countOpenFds, readOpenFileLimit } from '../src/capacity/fd-limits';
+import { FdGuard } from '../src/capacity/fd-guard';
+import { loadConfig, type HeraldConfig } from '../src/config';
+import { Hub } from '../src/hub/hub';
+import type { ToPrimary, ToWorker } from '../src/lifecycle/ipc';
+import { createLogger, type Logger } from '../src/logger';
 import type { MetricsJson } from '../src/metrics/worker-metrics';
+import { newWorkerStats, type WorkerStats } from '../src/metrics/worker-stats';
+import { loadNativeUws } from '../src/native-uws';
+import { drainRate } from '../src/runtime/drain-rate';
+import type { DrainMode } from '../src/runtime/drain-mode';
+import { IpcDispatcher } from '../src/runtime/ipc-dispatcher';
+import { ShutdownList } from '../src/runtime/shutdown-list';
+import type { ConnectionObserver } from '../src/transport/connection-data';
+import { ConnectionRegistry } from '../src/transport/connection-registry';
+import { createGateway } from '../src/transport/gateway-app';
+import { IpLimiter } from '../src/transport/ip-limiter';
+import { SlowConsumerSweep } from '../src/transport/slow-consumer-sweep';
 
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
@@ -26,15 +32,24 @@ function send(msg: ToPrimary): void {
   process.send?.(msg);
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.log.level, 'worker', workerId);
-  const uws = loadNativeUws();
-  const stats = newWorkerStats(workerId);
-  // prom-client (about 1.5 MB of heap and an event-loop probe every 20 ms) starts at the first scrape:
-  // most deployments never scrape, and 60 idle workers would pay for it all the time.
+/** The worker's broker: the primary over IPC (local), or Redis. */
+function openBroker(config: HeraldConfig, handlers: BrokerHandlers, ipc: IpcDispatcher<ToWorker>, log: Logger): Broker {
+  const rules = new HistoryRules(config.history.rules);
+  if (config.broker === 'redis') {
+    return new RedisBroker({ url: config.redis.url, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs, rules, loadFunction: false, log, handlers });
+  }
+  const broker = new LocalBrokerClient(rules, send, handlers);
+  const receive = (msg: ToWorker & { type: `broker:${string}` }) => void broker.receive(msg);
+  ipc.on('broker:message', receive).on('broker:published', receive).on('broker:page', receive);
+  process.once('disconnect', () => broker.disconnected());
+  return broker;
+}
+
+/** prom-client (about 1.5 MB of heap and an event-loop probe every 20 ms) starts at the first scrape:
+ * most deployments never scrape, and 60 idle workers would pay for it all the time. */
+function lazyMetrics(stats: WorkerStats): () => Promise<MetricsJson> {
   let metrics: Promise<() => Promise<MetricsJson>> | undefined;
-  const collectMetrics = async () => {
+  return async () => {
     metrics ??= import('../src/metrics/worker-metrics').then(async ({ createWorkerMetrics }) => {
       const collect = createWorkerMetrics(stats);
       await new Promise((resolve) => setTimeout(resolve, 100)); // lets the event-loop probe take samples
@@ -42,82 +57,100 @@ async function main(): Promise<void> {
     });
     return (await metrics)();
   };
+}
 
-  let fanout: Fanout | undefined;
-  let history: WorkerHistory | undefined;
-  const onMessage: MessageHandler = (topic, payload) => fanout?.deliver(topic, payload);
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.log.level, 'worker', workerId);
+  const uws = loadNativeUws();
+  const shutdown = new ShutdownList(log);
+  const ipc = new IpcDispatcher<ToWorker>((msg) => log.warn({ msg }, 'unknown IPC message'));
+  process.on('message', (msg: unknown) => ipc.dispatch(msg));
+  const stats = newWorkerStats(workerId);
+
+  const app = uws.App();
+  const registry = new ConnectionRegistry();
+  const sweep = new SlowConsumerSweep(registry, config.slowConsumer, stats, log.child({ component: 'slow-consumers' }));
+  shutdown.add('slow-consumer sweep', () => sweep.stop());
+
   const brokerLog = log.child({ component: 'broker' });
-  const subscriber: BrokerSubscriber =
-    config.broker === 'redis'
-      ? new RedisSubscriber(config.redis.url, config.redis.prefix, onMessage, (state, detail) => {
-          stats.brokerState = state;
-          history?.onBrokerState(state);
-          const level = state === 'connected' ? 'info' : 'warn';
-          brokerLog[level]({ state, detail }, `redis subscriber ${state}`);
-        }, brokerLog)
-      : new LocalSubscriber(onMessage);
+  const hub = new Hub({
+    sink: app,
+    stats,
+    log: log.child({ component: 'hub' }),
+    readCacheMs: config.history.readCacheMs,
+    onSent: () => sweep.noteFanout(),
+    onBrokerState: (state, detail) => brokerLog[state === 'connected' || state === 'closed' ? 'info' : 'warn']({ state, detail }, `broker ${state}`),
+    openBroker: (handlers) => openBroker(config, handlers, ipc, brokerLog),
+  });
+  shutdown.add('hub and broker', () => hub.close());
+  // Not awaited: with Redis down the worker still starts, and the subscription follows when Redis is back.
+  hub.start().catch((err: Error) => brokerLog.warn({ err: err.message }, 'subscribing to broadcast failed'));
 
-  history = createWorkerHistory(config, subscriber, log.child({ component: 'history' }));
+  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
+  if (auth) shutdown.add('token expiry sweeper', () => auth.stop());
+  const ipLimiter = IpLimiter.fromConfig(config.limits.perIp);
+  if (ipLimiter) shutdown.add('per-IP limiter', () => ipLimiter.stop());
+
   const limit = readOpenFileLimit();
   const capacity = connectionCapacity({
     softLimit: limit.soft,
-    fdsInUse: countOpenFds() + 8, // the Redis socket and uWS's own descriptors, opened below
+    fdsInUse: countOpenFds() + 8, // the broker's sockets and uWS's own descriptors
     reserve: config.capacity.fdReserve,
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
-  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
-  const gateway = createGateway({ uws, config, log: log.child({ component: 'gateway' }), stats, subscriber, capacity, recovery: history.recovery, onTopicLapse: history.onTopicLapse, auth });
-  fanout = new Fanout(gateway.app, stats, log.child({ component: 'fanout' }), history.recovery);
+  const observers: ConnectionObserver[] = [registry, ...(auth ? [auth] : []), ...(ipLimiter ? [ipLimiter] : [])];
+  const gateway = createGateway({ uws, app, config, log: log.child({ component: 'gateway' }), stats, hub, registry, capacity, auth, ipLimiter, observers });
 
-  subscriber.start();
-  subscriber.subscribe(BROADCAST_TOPIC);
-  stats.brokerState = subscriber.state;
+  // Set by whoever stops the worker, read by the drain step of the shutdown list.
+  let drainPlan: { mode: DrainMode; perSecond: number } = { mode: 'shutdown', perSecond: config.shutdown.closeRatePerSecond };
+  const drainBudgetMs = (config.shutdown.timeoutSeconds + Math.max(config.shutdown.drainWindowSeconds, config.restart.drainWindowSeconds)) * 1000;
+  shutdown.add('connections', () => gateway.drain(drainPlan.mode, drainPlan.perSecond), drainBudgetMs);
 
   const port = await gateway.listen();
   const guard = new FdGuard({ gateway, stats, limit: limit.soft, reserve: config.capacity.fdReserve, log });
   guard.start();
+  shutdown.add('fd guard', () => guard.stop());
   log.info({ port, capacity, nofile: limit.soft }, 'worker listening');
   send({ type: 'listening', port, capacity });
 
   let stopping = false;
-  const shutdown = async (closeCode: number, reason: string, drainWindowSeconds = config.shutdown.drainWindowSeconds, restart = false) => {
+  const stop = async (mode: DrainMode, windowSeconds: number) => {
     if (stopping) return;
     stopping = true;
-    guard.stop();
-    const perSecond = drainRate(stats.connections, drainWindowSeconds, config.shutdown.closeRatePerSecond);
-    await gateway.drain(closeCode, reason, perSecond, !restart);
-    await subscriber.close();
-    await history.close();
+    drainPlan = { mode, perSecond: drainRate(stats.connections, windowSeconds, config.shutdown.closeRatePerSecond) };
+    await shutdown.close();
     log.info('worker stopped');
     log.flush();
     process.exit(0);
   };
 
-  process.on('message', (msg: unknown) => {
-    if (!isToWorker(msg)) return;
-    if (msg.type === 'stats-request' || msg.type === 'metrics-request') {
-      const mem = process.memoryUsage();
-      stats.rssBytes = mem.rss;
-      stats.heapUsedBytes = mem.heapUsed;
-      stats.brokerState = subscriber.state;
-      stats.brokerReconnects = subscriber.reconnects;
-      if (msg.type === 'stats-request') send({ type: 'stats', id: msg.id, stats });
-      else {
-        const id = msg.id;
-        collectMetrics().then(
-          (json) => send({ type: 'metrics', id, metrics: json }),
-          (err: Error) => log.error({ err: err.message }, 'metrics collection failed'),
-        );
-      }
-    } else if (msg.type === 'shutdown') {
-      void shutdown(msg.closeCode, msg.reason, msg.drainWindowSeconds, msg.restart);
-    }
-  });
+  const collectMetrics = lazyMetrics(stats);
+  const refreshStats = () => {
+    const mem = process.memoryUsage();
+    stats.rssBytes = mem.rss;
+    stats.heapUsedBytes = mem.heapUsed;
+    stats.brokerState = hub.broker.state;
+    stats.brokerReconnects = hub.broker.reconnects;
+  };
+  ipc
+    .on('stats-request', (msg) => {
+      refreshStats();
+      send({ type: 'stats', id: msg.id, stats });
+    })
+    .on('metrics-request', (msg) => {
+      refreshStats();
+      collectMetrics().then(
+        (json) => send({ type: 'metrics', id: msg.id, metrics: json }),
+        (err: Error) => log.error({ err: err.message }, 'metrics collection failed'),
+      );
+    })
+    .on('drain', (msg) => void stop(msg.mode, msg.windowSeconds));
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   // Primary gone (killed): drain and leave rather than run orphaned.
-  process.on('disconnect', () => void shutdown(1001, 'server shutting down'));
+  process.on('disconnect', () => void stop('shutdown', config.shutdown.drainWindowSeconds));
 }
 
 main().catch((err: Error) => {

@@ -4,11 +4,11 @@
  */
 import os from 'node:os';
 import { createAdminServer } from '../src/admin/admin-server';
-import type { BrokerPublisher } from '../src/broker/broker';
-import { LocalPublisher } from '../src/broker/local-broker';
-import { RedisPublisher } from '../src/broker/redis-publisher';
-import { HistoryPublisher } from '../src/history/history-publisher';
-import { HistoryRules } from '../src/history/history-rules';
+import type { Broker } from '../src/broker/broker';
+import { HistoryRules } from '../src/broker/history-rules';
+import { LocalBrokerHost } from '../src/broker/local-broker';
+import { MemoryHistory } from '../src/broker/memory-history';
+import { RedisBroker } from '../src/broker/redis/redis-broker';
 import { checkKernelLimits } from '../src/capacity/kernel-limits';
 import { connectionCapacity, readOpenFileLimit } from '../src/capacity/fd-limits';
 import { startClock } from '../src/clock/clock-publisher';
@@ -17,7 +17,7 @@ import { Supervisor } from '../src/lifecycle/supervisor';
 import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
-import { CloseCode } from '../src/protocol/close-codes';
+import { ShutdownList } from '../src/runtime/shutdown-list';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 78 configuration or environment error. */
 const EXIT_CONFIG = 78;
@@ -32,10 +32,26 @@ function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
   }
 }
 
-/** Topics with history get seqs and are stored (Lua script); the rest are plain PUBLISHes. */
-function withHistory(config: HeraldConfig, redis: RedisPublisher): BrokerPublisher {
+/** The publishing broker: Redis (which also loads the publish function), or the local one that owns history here. */
+function openBroker(config: HeraldConfig, supervisor: Supervisor, log: Logger): Broker {
   const rules = new HistoryRules(config.history.rules);
-  return rules.enabled ? new HistoryPublisher(redis, config.redis.prefix, rules) : redis;
+  if (config.broker === 'redis') {
+    return new RedisBroker({
+      url: config.redis.url,
+      prefix: config.redis.prefix,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+      rules,
+      loadFunction: true,
+      log,
+      handlers: {
+        onMessage: () => {}, // the primary holds no client: it never subscribes
+        onState: (state) => log[state === 'connected' || state === 'closed' ? 'info' : 'warn']({ state }, `redis ${state}`),
+      },
+    });
+  }
+  const host = new LocalBrokerHost(new MemoryHistory(rules), (msg) => supervisor.sendToAll(msg));
+  supervisor.serveBroker(['broker:publish', 'broker:history'], (msg, reply) => host.serve(msg, reply));
+  return host;
 }
 
 async function main(): Promise<void> {
@@ -50,15 +66,18 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'primary');
   const workers = config.workers > 0 ? config.workers : os.availableParallelism();
   logCapacity(config, workers, log);
+  const shutdown = new ShutdownList(log);
 
-  const supervisor = new Supervisor(config, workers, log.child({ component: 'supervisor' }));
-  const publisher: BrokerPublisher =
-    config.broker === 'redis'
-      ? withHistory(config, new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' })))
-      : new LocalPublisher((msg) => supervisor.sendToAll(msg));
+  const supervisor = new Supervisor({ config, workerCount: workers, log: log.child({ component: 'supervisor' }) });
+  const broker = openBroker(config, supervisor, log.child({ component: 'broker' }));
+  shutdown.add('broker', () => broker.close());
+  // Workers drain within shutdown.timeoutSeconds or are killed; the list waits a little longer for that.
+  shutdown.add('workers', () => supervisor.shutdown().then(({ forced }) => void (exitCode = forced ? 1 : 0)), (config.shutdown.timeoutSeconds + 5) * 1000);
+  let exitCode = 0;
+
   const metrics = createClusterMetrics({ workers: () => supervisor.metricsSnapshot(), workerCounts: () => supervisor.counts() });
-  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher, snapshot: () => supervisor.snapshot(), metrics });
-  let stopClock = () => {};
+  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher: broker, snapshot: () => supervisor.snapshot(), metrics });
+  shutdown.add('admin server', () => new Promise<void>((resolve) => admin.close(() => resolve())));
 
   let signals = 0;
   const stop = async (signal: string) => {
@@ -70,13 +89,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'shutting down');
-    stopClock();
-    admin.close();
-    const { forced } = await supervisor.shutdown(CloseCode.GOING_AWAY, 'server shutting down');
-    await publisher.close();
-    log.info({ forced }, 'herald stopped');
+    await shutdown.close();
+    log.info({ forced: exitCode !== 0 }, 'herald stopped');
     log.flush();
-    process.exit(forced ? 1 : 0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -113,7 +129,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (config.clock.intervalSeconds > 0) {
-    stopClock = startClock({ publisher, topic: config.clock.topic, intervalSeconds: config.clock.intervalSeconds, log: log.child({ component: 'clock' }) });
+    const stopClock = startClock({ publisher: broker, topic: config.clock.topic, intervalSeconds: config.clock.intervalSeconds, log: log.child({ component: 'clock' }) });
+    shutdown.add('clock', stopClock);
   }
   log.info({ port: config.port, workers, broker: config.broker, admin: `${config.admin.host}:${config.admin.port}` }, 'herald ready');
 }

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import { BrokerUnavailableError, type BrokerPublisher } from '../broker/broker';
+import { BrokerUnavailableError, type Broker } from '../broker/broker';
 import type { HeraldConfig } from '../config';
-import type { WorkerSnapshot } from '../lifecycle/supervisor';
+import type { WorkerSnapshot } from '../metrics/worker-stats';
 import type { Logger } from '../logger';
 import { parseRequestTarget } from '../protocol/query-string';
 import { isValidTopic } from '../protocol/topics';
@@ -13,7 +13,8 @@ import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util';
 export interface AdminDeps {
   config: HeraldConfig;
   log: Logger;
-  publisher: BrokerPublisher;
+  /** The primary's broker: POST /publish and the publisher half of /health. */
+  publisher: Pick<Broker, 'publish' | 'state'>;
   snapshot: () => Promise<WorkerSnapshot[]>;
   /** Prometheus text for GET /metrics, aggregated over the workers. */
   metrics?: { contentType: string; scrape: () => Promise<string> };
@@ -46,13 +47,15 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: `payload over ${config.admin.maxPublishBytes} bytes` });
       throw err;
     }
+    let seq: number | undefined;
     try {
-      await publisher.publish(topic, payload);
+      ({ seq } = await publisher.publish(topic, payload));
     } catch (err) {
-      if (err instanceof BrokerUnavailableError) return sendJson(res, 503, { error: `not published: ${err.message}` });
-      throw err;
+      if (!(err instanceof BrokerUnavailableError)) throw err;
+      // maybePublished: the broker got the command but did not confirm it in time.
+      return sendJson(res, 503, { error: `not published: ${err.message}`, maybePublished: err.maybePublished });
     }
-    sendJson(res, 202, { published: true, topic, bytes: payload.length });
+    sendJson(res, 202, seq === undefined ? { topic } : { topic, seq });
   };
 
   type Route = (req: http.IncomingMessage, res: http.ServerResponse, params: Map<string, string>) => Promise<void> | void;

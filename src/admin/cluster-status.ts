@@ -1,5 +1,5 @@
-import type { BrokerPublisher } from '../broker/broker';
-import type { WorkerSnapshot } from '../lifecycle/supervisor';
+import type { Broker } from '../broker/broker';
+import type { WorkerSnapshot } from '../metrics/worker-stats';
 
 /** What /stats and /health report, computed from one snapshot of all workers. */
 export interface ClusterStatus {
@@ -15,7 +15,7 @@ export interface ClusterStatus {
   perWorker: { id: number; pid?: number; up: boolean; connections: number; broker?: string; rssBytes?: number }[];
 }
 
-export function clusterStatus(kind: 'local' | 'redis', publisher: BrokerPublisher, snapshot: WorkerSnapshot[]): ClusterStatus {
+export function clusterStatus(kind: 'local' | 'redis', publisher: Pick<Broker, 'state'>, snapshot: WorkerSnapshot[]): ClusterStatus {
   const reasons: string[] = [];
   const up = snapshot.filter((w) => w.up && w.stats);
   const down = snapshot.filter((w) => !w.up).map((w) => w.id);

@@ -1,6 +1,6 @@
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
 import type { HeraldConfig } from '../config';
-import type { WorkerStats } from '../hub/worker-stats';
+import type { WorkerStats } from '../metrics/worker-stats';
 import type { Logger } from '../logger';
 import { CloseCode } from '../protocol/close-codes';
 import { ExpirySweeper } from './expiry-sweeper';

@@ -1,7 +1,12 @@
 import type { Logger } from '../logger';
-import type { Gateway } from '../transport/gateway-app';
-import type { WorkerStats } from '../hub/worker-stats';
+import type { WorkerStats } from '../metrics/worker-stats';
 import { countOpenFds } from './fd-limits';
+
+/** What the guard needs of the gateway: close and reopen the listen socket. */
+export interface Listener {
+  stopAccepting(): void;
+  listen(): Promise<number>;
+}
 
 /** How often the cheap CPU probe runs, and the least time between two descriptor counts. */
 const PROBE_MS = 500;
@@ -33,7 +38,7 @@ export class FdGuard {
   private lastProbe = Date.now();
   private lastCount = 0;
 
-  constructor(private readonly deps: { gateway: Gateway; stats: WorkerStats; limit: number; reserve: number; log: Logger }) {}
+  constructor(private readonly deps: { gateway: Listener; stats: WorkerStats; limit: number; reserve: number; log: Logger }) {}
 
   start(): void {
     this.schedule();

@@ -1,4 +1,4 @@
-import type { BrokerPublisher } from '../broker/broker';
+import type { Broker } from '../broker/broker';
 import type { Logger } from '../logger';
 
 /** Wall-clock time in microseconds; performance.now() adds the sub-millisecond part. */
@@ -15,7 +15,7 @@ export function clockPayload(seq: number, micros = nowMicros()): Buffer {
   return Buffer.from(JSON.stringify({ t: micros, seq, time: new Date(micros / 1000).toISOString() }));
 }
 
-export function startClock(opts: { publisher: BrokerPublisher; topic: string; intervalSeconds: number; log: Logger }): () => void {
+export function startClock(opts: { publisher: Pick<Broker, 'publish'>; topic: string; intervalSeconds: number; log: Logger }): () => void {
   let seq = 0;
   const timer = setInterval(() => {
     seq++;

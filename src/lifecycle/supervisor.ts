@@ -1,10 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
+import type { LocalBrokerWire } from '../broker/local-broker';
 import type { HeraldConfig } from '../config';
-import type { WorkerStats } from '../hub/worker-stats';
 import type { Logger } from '../logger';
-import { CloseCode } from '../protocol/close-codes';
-import { isToPrimary, type ToWorker } from './ipc';
+import type { WorkerSnapshot, WorkerStats } from '../metrics/worker-stats';
+import type { DrainMode } from '../runtime/drain-mode';
+import { IpcDispatcher } from '../runtime/ipc-dispatcher';
+import type { ToPrimary, ToWorker } from './ipc';
 
 /** A worker slot: the slot survives its worker, so a respawn keeps the id and the crash history. */
 interface Slot {
@@ -14,13 +16,9 @@ interface Slot {
   startedAt: number;
   crashesInARow: number;
   respawnTimer?: NodeJS.Timeout;
-}
-
-export interface WorkerSnapshot {
-  id: number;
-  pid?: number;
-  up: boolean;
-  stats?: WorkerStats;
+  /** Settles when the current worker listens (true) or dies first (false). */
+  started: Promise<boolean>;
+  settleStarted: (listening: boolean) => void;
 }
 
 /** A worker that has run this long is healthy; its next crash starts the backoff over. */
@@ -34,7 +32,11 @@ export interface RollOptions {
   readyTimeoutSeconds: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export interface SupervisorDeps {
+  config: HeraldConfig;
+  workerCount: number;
+  log: Logger;
+}
 
 /**
  * Forks the gateway workers, respawns crashed ones with exponential backoff,
@@ -45,9 +47,10 @@ export class Supervisor {
   private shuttingDown = false;
   private rolling = false;
   private everReady = false;
-  private nextStatsId = 1;
+  private nextRequestId = 1;
   /** Answers awaited from workers (stats, metrics), by request id. */
   private readonly pending = new Map<number, (answer: unknown) => void>();
+  private readonly ipc: IpcDispatcher<ToPrimary, Slot>;
   private resolveReady!: () => void;
   private rejectReady!: (err: Error) => void;
   /** Resolves once every worker listens for the first time; rejects on a start-up failure. */
@@ -56,16 +59,40 @@ export class Supervisor {
     this.rejectReady = reject;
   });
 
-  constructor(private readonly config: HeraldConfig, private readonly workerCount: number, private readonly log: Logger) {}
+  constructor(private readonly deps: SupervisorDeps) {
+    this.ipc = new IpcDispatcher<ToPrimary, Slot>((msg) => deps.log.warn({ msg }, 'unknown message from a worker'))
+      .on('listening', (_msg, slot) => this.onListening(slot))
+      .on('stats', (msg) => this.pending.get(msg.id)?.(msg.stats))
+      .on('metrics', (msg) => this.pending.get(msg.id)?.(msg.metrics))
+      .on('fatal', (msg, slot) => {
+        // A worker that cannot start (port taken, no native transport, bad config) will not
+        // start on a retry either; respawning it would only loop.
+        deps.log.fatal({ worker: slot.id, error: msg.message }, 'worker failed to start');
+        this.rejectReady(new Error(msg.message));
+      });
+  }
+
+  /** Serves workers' broker requests (the local broker's publish and history); `reply` answers the asking worker. */
+  serveBroker(types: readonly ('broker:publish' | 'broker:history')[], serve: (msg: LocalBrokerWire, reply: (answer: LocalBrokerWire) => void) => void): void {
+    for (const type of types) {
+      this.ipc.on(type, (msg, slot) => {
+        const worker = slot.worker;
+        serve(msg, (answer) => {
+          if (worker?.isConnected()) worker.send(answer);
+        });
+      });
+    }
+  }
 
   start(): void {
+    const { config, workerCount } = this.deps;
     cluster.setupPrimary({
       exec: path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js'),
       serialization: 'advanced',
-      execArgv: [...process.execArgv, ...this.config.workerNodeOptions.split(' ').filter(Boolean)],
+      execArgv: [...process.execArgv, ...config.workerNodeOptions.split(' ').filter(Boolean)],
     });
-    for (let id = 0; id < this.workerCount; id++) {
-      const slot: Slot = { id, listening: false, startedAt: 0, crashesInARow: 0 };
+    for (let id = 0; id < workerCount; id++) {
+      const slot = { id, listening: false, startedAt: 0, crashesInARow: 0 } as Slot;
       this.slots.push(slot);
       this.fork(slot);
     }
@@ -85,30 +112,23 @@ export class Supervisor {
         const worker = slot.worker;
         const up = Boolean(worker?.isConnected() && slot.listening);
         if (!worker || !up) return { id: slot.id, pid: worker?.process.pid, up: false };
-        const stats = await this.requestStats(worker);
+        const stats = await this.ask<WorkerStats>(worker, (id) => ({ type: 'stats-request', id }));
         return { id: slot.id, pid: worker.process.pid, up: stats !== undefined, stats };
       }),
     );
   }
 
-  /** Ordered shutdown: every worker drains and exits; stragglers are killed after the timeout. */
-  async shutdown(closeCode: number, reason: string): Promise<{ forced: boolean }> {
+  /** Ordered shutdown: every worker drains (1001) and exits; stragglers are killed after the timeout. */
+  async shutdown(): Promise<{ forced: boolean }> {
+    const { config, log } = this.deps;
     this.shuttingDown = true;
     const live = this.slots.filter((s) => s.worker && !s.worker.isDead());
     for (const slot of this.slots) clearTimeout(slot.respawnTimer);
     const exits = live.map((s) => new Promise<void>((resolve) => s.worker!.once('exit', () => resolve())));
-    for (const slot of live) {
-      if (slot.worker!.isConnected()) slot.worker!.send({ type: 'shutdown', closeCode, reason } satisfies ToWorker);
-      else slot.worker!.process.kill('SIGTERM');
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.config.shutdown.timeoutSeconds * 1000);
-    });
-    const forced = await Promise.race([Promise.all(exits).then(() => false), timedOut]);
-    clearTimeout(timer);
+    for (const slot of live) this.drain(slot.worker!, 'shutdown', config.shutdown.drainWindowSeconds);
+    const forced = await Promise.race([Promise.all(exits).then(() => false), delay(config.shutdown.timeoutSeconds * 1000).then(() => true)]);
     if (forced) {
-      this.log.warn({ timeoutSeconds: this.config.shutdown.timeoutSeconds }, 'workers did not stop in time: killing them');
+      log.warn({ timeoutSeconds: config.shutdown.timeoutSeconds }, 'workers did not stop in time: killing them');
       this.killAll();
     }
     return { forced };
@@ -123,54 +143,23 @@ export class Supervisor {
    * in place and ends the roll. Returns false when the roll did not complete.
    */
   async rollingRestart(options: RollOptions): Promise<boolean> {
+    const { log } = this.deps;
     if (this.rolling || this.shuttingDown) {
-      this.log.warn('rolling restart already running or shutting down: ignored');
+      log.warn('rolling restart already running or shutting down: ignored');
       return false;
     }
     this.rolling = true;
     try {
-      this.log.info({ workers: this.slots.length, drainWindowSeconds: options.drainWindowSeconds }, 'rolling restart started');
+      log.info({ workers: this.slots.length, drainWindowSeconds: options.drainWindowSeconds }, 'rolling restart started');
       for (const slot of this.slots) {
         if (this.shuttingDown) return false;
         if (!(await this.replace(slot, options))) return false;
       }
-      this.log.info('rolling restart done');
+      log.info('rolling restart done');
       return true;
     } finally {
       this.rolling = false;
     }
-  }
-
-  private async replace(slot: Slot, options: RollOptions): Promise<boolean> {
-    const old = slot.worker;
-    if (!old || old.isDead() || !slot.listening) {
-      this.log.warn({ worker: slot.id }, 'slot not running; left to the respawn logic');
-      return true;
-    }
-    this.fork(slot);
-    const fresh = slot.worker!;
-    const deadline = Date.now() + options.readyTimeoutSeconds * 1000;
-    while (!slot.listening && !fresh.isDead() && Date.now() < deadline && !this.shuttingDown) await sleep(25);
-    if (!slot.listening) {
-      this.log.error({ worker: slot.id, pid: fresh.process.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
-      slot.worker = old;
-      slot.listening = true;
-      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
-      return false;
-    }
-    this.log.info({ worker: slot.id, oldPid: old.process.pid, newPid: fresh.process.pid }, 'replacement listening; draining old worker');
-    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-    if (old.isConnected()) {
-      old.send({ type: 'shutdown', closeCode: CloseCode.RECONNECT, reason: 'worker restarting, reconnect', drainWindowSeconds: options.drainWindowSeconds, restart: true } satisfies ToWorker);
-    } else old.process.kill('SIGTERM');
-    const limitMs = (options.drainWindowSeconds + this.config.shutdown.timeoutSeconds) * 1000;
-    const timer = setTimeout(() => {
-      this.log.warn({ worker: slot.id, pid: old.process.pid }, 'old worker did not drain in time: killing it');
-      old.process.kill('SIGKILL');
-    }, limitMs);
-    await exited;
-    clearTimeout(timer);
-    return true;
   }
 
   /** Immediate stop, for a second signal. */
@@ -179,49 +168,6 @@ export class Supervisor {
       clearTimeout(slot.respawnTimer);
       if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
     }
-  }
-
-  private fork(slot: Slot): void {
-    const worker = cluster.fork({ HERALD_WORKER_ID: String(slot.id) });
-    slot.worker = worker;
-    slot.listening = false;
-    slot.startedAt = Date.now();
-    worker.on('message', (msg: unknown) => {
-      if (!isToPrimary(msg)) return;
-      if (msg.type === 'listening') {
-        slot.listening = true;
-        if (!this.everReady && this.slots.every((s) => s.listening)) {
-          this.everReady = true;
-          this.resolveReady();
-        }
-      } else if (msg.type === 'stats') {
-        this.pending.get(msg.id)?.(msg.stats);
-      } else if (msg.type === 'metrics') {
-        this.pending.get(msg.id)?.(msg.metrics);
-      } else if (msg.type === 'fatal') {
-        // A worker that cannot start (port taken, no native transport, bad config) will not
-        // start on a retry either; respawning it would only loop.
-        this.log.fatal({ worker: slot.id, error: msg.message }, 'worker failed to start');
-        this.rejectReady(new Error(msg.message));
-      }
-    });
-    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
-  }
-
-  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    if (slot.worker !== worker) return;
-    slot.listening = false;
-    if (this.shuttingDown) return;
-    // A start-up failure of the first generation stops herald (see 'fatal'); later ones back off.
-    if (code === 78 && !this.everReady) return;
-    const ranFor = Date.now() - slot.startedAt;
-    slot.crashesInARow = ranFor > STABLE_AFTER_MS ? 1 : slot.crashesInARow + 1;
-    const { minDelayMs, maxDelayMs } = this.config.respawn;
-    const delay = Math.min(maxDelayMs, minDelayMs * 2 ** (slot.crashesInARow - 1));
-    this.log.error({ worker: slot.id, pid: worker.process.pid, code, signal, ranForMs: ranFor, respawnInMs: delay }, 'worker died; respawning');
-    slot.respawnTimer = setTimeout(() => {
-      if (!this.shuttingDown) this.fork(slot);
-    }, delay);
   }
 
   /** prom-client JSON from every live worker; a worker that does not answer within 1 s is left out. */
@@ -236,13 +182,79 @@ export class Supervisor {
     return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.isConnected() && s.listening).length };
   }
 
-  private requestStats(worker: Worker): Promise<WorkerStats | undefined> {
-    return this.ask<WorkerStats>(worker, (id) => ({ type: 'stats-request', id }));
+  private async replace(slot: Slot, options: RollOptions): Promise<boolean> {
+    const { config, log } = this.deps;
+    const old = slot.worker;
+    if (!old || old.isDead() || !slot.listening) {
+      log.warn({ worker: slot.id }, 'slot not running; left to the respawn logic');
+      return true;
+    }
+    this.fork(slot);
+    const fresh = slot.worker!;
+    const listening = await Promise.race([slot.started, delay(options.readyTimeoutSeconds * 1000).then(() => false)]);
+    if (!listening || this.shuttingDown) {
+      log.error({ worker: slot.id, pid: fresh.process.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
+      slot.worker = old;
+      slot.listening = true;
+      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+      return false;
+    }
+    log.info({ worker: slot.id, oldPid: old.process.pid, newPid: fresh.process.pid }, 'replacement listening; draining old worker');
+    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+    this.drain(old, 'restart', options.drainWindowSeconds);
+    const timer = setTimeout(() => {
+      log.warn({ worker: slot.id, pid: old.process.pid }, 'old worker did not drain in time: killing it');
+      old.process.kill('SIGKILL');
+    }, (options.drainWindowSeconds + config.shutdown.timeoutSeconds) * 1000);
+    await exited;
+    clearTimeout(timer);
+    return true;
+  }
+
+  private drain(worker: Worker, mode: DrainMode, windowSeconds: number): void {
+    if (worker.isConnected()) worker.send({ type: 'drain', mode, windowSeconds } satisfies ToWorker);
+    else worker.process.kill('SIGTERM');
+  }
+
+  private fork(slot: Slot): void {
+    const worker = cluster.fork({ HERALD_WORKER_ID: String(slot.id) });
+    slot.worker = worker;
+    slot.listening = false;
+    slot.startedAt = Date.now();
+    slot.started = new Promise((resolve) => (slot.settleStarted = resolve));
+    worker.on('message', (msg: unknown) => this.ipc.dispatch(msg, slot));
+    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+  }
+
+  private onListening(slot: Slot): void {
+    slot.listening = true;
+    slot.settleStarted(true);
+    if (!this.everReady && this.slots.every((s) => s.listening)) {
+      this.everReady = true;
+      this.resolveReady();
+    }
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.listening = false;
+    slot.settleStarted(false);
+    if (this.shuttingDown) return;
+    // A start-up failure of the first generation stops herald (see 'fatal'); later ones back off.
+    if (code === 78 && !this.everReady) return;
+    const ranFor = Date.now() - slot.startedAt;
+    slot.crashesInARow = ranFor > STABLE_AFTER_MS ? 1 : slot.crashesInARow + 1;
+    const { minDelayMs, maxDelayMs } = this.deps.config.respawn;
+    const wait = Math.min(maxDelayMs, minDelayMs * 2 ** (slot.crashesInARow - 1));
+    this.deps.log.error({ worker: slot.id, pid: worker.process.pid, code, signal, ranForMs: ranFor, respawnInMs: wait }, 'worker died; respawning');
+    slot.respawnTimer = setTimeout(() => {
+      if (!this.shuttingDown) this.fork(slot);
+    }, wait);
   }
 
   /** Sends a request and waits for the answer with the same id, or undefined after the timeout. */
   private ask<T>(worker: Worker, request: (id: number) => ToWorker): Promise<T | undefined> {
-    const id = this.nextStatsId++;
+    const id = this.nextRequestId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -256,4 +268,9 @@ export class Supervisor {
       worker.send(request(id));
     });
   }
+}
+
+/** A timer that does not keep the process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { FANOUT_BUCKETS_MICROS, type WorkerStats } from '../hub/worker-stats';
+import { FANOUT_BUCKETS_MICROS, type WorkerStats } from '../metrics/worker-stats';
 
 /** prom-client's getMetricsAsJSON() shape: plain objects, so it crosses IPC as is. */
 export type MetricsJson = object[];

@@ -72,3 +72,11 @@ export function recordFanout(stats: WorkerStats, micros: number): void {
   stats.fanoutBuckets[i]++;
   stats.fanoutMicrosSum += micros;
 }
+
+/** One worker slot as the primary sees it, with the worker's latest counters when it answered. */
+export interface WorkerSnapshot {
+  id: number;
+  pid?: number;
+  up: boolean;
+  stats?: WorkerStats;
+}

@@ -1,22 +1,27 @@
-import type { WebSocket } from 'uWebSockets.js';
+import type { Connection, ConnectionObserver } from './connection-data';
 
 /**
  * The worker's open connections. uWS offers no way to iterate its sockets, and
  * two jobs need one: closing connections at a bounded rate on drain, and
  * finding slow consumers. A Set costs a few dozen bytes per connection.
  */
-export class ConnectionRegistry<T> {
-  private readonly sockets = new Set<WebSocket<T>>();
+export class ConnectionRegistry implements ConnectionObserver {
+  private readonly sockets = new Set<Connection>();
 
   get size(): number {
     return this.sockets.size;
   }
 
-  add(ws: WebSocket<T>): void {
+  opened(ws: Connection): void {
     this.sockets.add(ws);
   }
 
-  delete(ws: WebSocket<T>): void {
+  closed(ws: Connection): void {
+    this.sockets.delete(ws);
+  }
+
+  /** Forgets a connection herald is closing itself (its close handler follows). */
+  delete(ws: Connection): void {
     this.sockets.delete(ws);
   }
 
@@ -25,8 +30,8 @@ export class ConnectionRegistry<T> {
    * messages for them. One native call per connection, so callers run it
    * rarely (once a second at most, and only after messages went out).
    */
-  overBuffered(limitBytes: number): WebSocket<T>[] {
-    const slow: WebSocket<T>[] = [];
+  overBuffered(limitBytes: number): Connection[] {
+    const slow: Connection[] = [];
     for (const ws of this.sockets) if (ws.getBufferedAmount() > limitBytes) slow.push(ws);
     return slow;
   }

@@ -1,149 +1,82 @@
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
-import type { BrokerSubscriber } from '../broker/broker';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+import type { ConnectionAuth } from '../auth/connection-auth';
 import type { HeraldConfig } from '../config';
+import type { Hub } from '../hub/hub';
 import type { Logger } from '../logger';
+import { countRefusal, type WorkerStats } from '../metrics/worker-stats';
 import type { Uws } from '../native-uws';
 import { CloseCode } from '../protocol/close-codes';
-import { parseQuery } from '../protocol/query-string';
-import { BROADCAST_TOPIC, parseTopicList } from '../protocol/topics';
-import { countRefusal, type WorkerStats } from '../hub/worker-stats';
-import type { AuthData, ConnectionAuth } from '../auth/connection-auth';
-import { tokenFromRequest } from '../auth/token-source';
+import { BROADCAST_TOPIC } from '../protocol/topics';
+import { DRAIN_MODES, type DrainMode } from '../runtime/drain-mode';
+import { admitRequest, checkLoad, UPGRADE_REQUIRED, type Refusal } from './admission';
 import { ClientRateLimiter } from './client-rate-limiter';
-import { IpLimiter } from './ip-limiter';
-import { ConnectionRegistry } from './connection-registry';
-import { isValidKey, isWebSocketUpgrade } from './handshake';
-import { parseRecoveryQuery, type EnvelopeSession, type RecoveryManager } from './recovery';
+import { NOTHING_TO_CARRY, type Connection, type ConnectionData, type ConnectionObserver } from './connection-data';
+import type { ConnectionRegistry } from './connection-registry';
+import { isWebSocketUpgrade } from './handshake';
+import type { IpLimiter } from './ip-limiter';
 import { refuse, upgrade as answerUpgrade } from './refusal';
-import { TopicInterest } from './topic-interest';
 
-/** What a connection carries from upgrade to open. */
-interface ConnectionData extends AuthData {
-  topics?: readonly string[];
-  /** Set for ?format=envelope connections (and their ?since= positions). */
-  session?: EnvelopeSession;
-}
 /** Frames up to this size are read and answered with close code 1009; larger ones are dropped by uWS. */
 const HARD_FRAME_LIMIT = 64 * 1024;
-
-/**
- * uWS.js copies every property of the upgrade's user data onto the socket's own JS object,
- * so a connection with nothing to carry gets an object with no properties: measured, a
- * one-property object costs about 40 B of heap and 160 B of RSS per connection.
- */
-const NOTHING_TO_CARRY: ConnectionData = Object.freeze({});
 const NO_TOPICS: readonly string[] = Object.freeze([]);
 
 export interface GatewayDeps {
   uws: Uws;
+  /** The uWS app the hub publishes to. */
+  app: TemplatedApp;
   config: HeraldConfig;
   log: Logger;
   stats: WorkerStats;
-  subscriber: BrokerSubscriber;
+  hub: Hub;
+  registry: ConnectionRegistry;
   /** Most WebSocket connections this worker takes before answering 503. */
   capacity: number;
-  /** Envelope connections and recovery after reconnect (?format=envelope&since=...). */
-  recovery?: RecoveryManager;
-  /** Told when this worker stops receiving a topic from the broker. */
-  onTopicLapse?: (topic: string) => void;
   /** JWT checks; absent when auth is off. */
   auth?: ConnectionAuth;
+  ipLimiter?: IpLimiter;
+  /** Told of every connection that opens and closes, in this order (closes in the same order). */
+  observers: ConnectionObserver[];
 }
 
 export interface Gateway {
-  readonly app: TemplatedApp;
   listen(): Promise<number>;
   /** Closes the listen socket; existing connections stay. */
   stopAccepting(): void;
-  /**
-   * Stops accepting, then closes every connection at a bounded rate. With refuseNew false
-   * (rolling restart), an upgrade already in flight is still served, then closed by the drain too.
-   */
-  drain(closeCode: number, reason: string, perSecond: number, refuseNew?: boolean): Promise<void>;
+  /** Stops accepting, then closes every connection at `perSecond` at most, with the mode's close code. */
+  drain(mode: DrainMode, perSecond: number): Promise<void>;
 }
 
-/** Query parameters herald reads; each may appear once (a second value would be ignored silently). */
-const QUERY_PARAMS = ['topics', 'format', 'since', 'token'];
-const UPGRADE_REQUIRED = { Upgrade: 'websocket', Connection: 'Upgrade' };
-
+/**
+ * The uWS side of a worker: the /ws route (admission, auth, open and close),
+ * client frame limits, HTTP fallbacks, listening and draining. What a
+ * connection is subscribed to, and everything sent to it, is the hub's.
+ */
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { uws, config, log, stats, subscriber, capacity, auth } = deps;
-  const app = uws.App();
-  const sockets = new ConnectionRegistry<ConnectionData>();
+  const { uws, app, config, log, stats, hub, registry, capacity, auth, ipLimiter, observers } = deps;
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
-  const ipLimiter = IpLimiter.fromConfig(config.limits.perIp);
-  const interest = subscriber.needsTopicInterest ? new TopicInterest(subscriber, deps.onTopicLapse) : undefined;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   stats.capacity = capacity;
+  const load = () => ({ draining, connections: stats.connections, capacity });
 
-  const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-    if (draining) {
-      countRefusal(stats, 'draining');
-      return refuse(res, '503 Service Unavailable', 'server is shutting down');
+  const refuseWith = (res: HttpResponse, refusal: Refusal) => {
+    countRefusal(stats, refusal.label);
+    refuse(res, refusal.status, refusal.reason, refusal.headers);
+  };
+
+  /** A bug in a request handler answers 500 and leaves the worker, and its other connections, running. */
+  const guard = (res: HttpResponse, handle: () => void) => {
+    try {
+      handle();
+    } catch (err) {
+      log.error({ err: (err as Error).stack ?? String(err) }, 'request handler failed');
+      refuseWith(res, { status: '500 Internal Server Error', reason: 'internal error', label: 'internal_error' });
     }
-    if (stats.connections >= capacity) {
-      countRefusal(stats, 'capacity');
-      return refuse(res, '503 Service Unavailable', 'worker at capacity, retry later');
-    }
-    const limited = ipLimiter?.check(Buffer.from(res.getRemoteAddressAsText()).toString());
-    if (limited) {
-      countRefusal(stats, limited);
-      return refuse(res, '429 Too Many Requests', limited === 'ip_rate' ? 'too many upgrades from this address, slow down' : 'too many connections from this address');
-    }
-    if (!isWebSocketUpgrade(req.getHeader('upgrade'), req.getHeader('connection'))) {
-      countRefusal(stats, 'bad_request');
-      return refuse(res, '426 Upgrade Required', 'not a WebSocket handshake: it needs Upgrade: websocket and Connection: Upgrade', UPGRADE_REQUIRED);
-    }
-    const key = req.getHeader('sec-websocket-key');
-    if (!isValidKey(key)) {
-      countRefusal(stats, 'bad_request');
-      return refuse(res, '400 Bad Request', 'missing or malformed Sec-WebSocket-Key');
-    }
-    if (req.getHeader('sec-websocket-version') !== '13') {
-      countRefusal(stats, 'bad_request');
-      return refuse(res, '426 Upgrade Required', 'unsupported Sec-WebSocket-Version, use 13', { 'Sec-WebSocket-Version': '13' });
-    }
-    const query = parseQuery(req.getQuery() ?? '', QUERY_PARAMS);
-    if (!query.ok) {
-      countRefusal(stats, 'bad_request');
-      return refuse(res, '400 Bad Request', query.reason);
-    }
-    const params = query.params;
-    const parsed = parseTopicList(params.get('topics') ?? '', config.topics.maxPerConnection);
-    if (!parsed.ok) {
-      countRefusal(stats, 'bad_topics');
-      return refuse(res, '400 Bad Request', parsed.reason);
-    }
-    const recovery = parseRecoveryQuery(params.get('format') ?? '', params.get('since') ?? '', parsed.topics);
-    if (!recovery.ok) {
-      countRefusal(stats, 'bad_recovery');
-      return refuse(res, '400 Bad Request', recovery.reason);
-    }
-    if (auth) {
-      // The token check is asynchronous: read every header now, uWS frees `req` when this returns.
-      const { token, protocol } = tokenFromRequest(params.get('token') ?? '', req.getHeader('sec-websocket-protocol'));
-      const extensions = req.getHeader('sec-websocket-extensions');
-      return auth.upgrade(res, token, parsed.topics, {
-        accept: (identity, topics) =>
-          guard(res, () => {
-            stats.upgradesAccepted++;
-            answerUpgrade<ConnectionData>(res, { topics, sub: identity.sub, exp: identity.exp, session: recovery.session }, key, protocol, extensions, context);
-          }),
-        refuse: (status, reason, label) => {
-          countRefusal(stats, label);
-          refuse(res, status, reason);
-        },
-      });
-    }
-    const data = parsed.topics.length === 0 && !recovery.session ? NOTHING_TO_CARRY : { topics: parsed.topics, session: recovery.session };
-    stats.upgradesAccepted++;
-    answerUpgrade(res, data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
   /** A bug in a connection's handler closes that connection (1011) and leaves the others alone. */
-  function guardWs<A extends unknown[]>(handler: string, handle: (ws: WebSocket<ConnectionData>, ...args: A) => void) {
-    return (ws: WebSocket<ConnectionData>, ...args: A) => {
+  function guardWs<A extends unknown[]>(handler: string, handle: (ws: Connection, ...args: A) => void) {
+    return (ws: Connection, ...args: A) => {
       try {
         handle(ws, ...args);
       } catch (err) {
@@ -153,15 +86,43 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   }
 
-  /** A bug in a request handler answers 500 and leaves the worker, and its other connections, running. */
-  const guard = (res: HttpResponse, handle: () => void) => {
-    try {
-      handle();
-    } catch (err) {
-      log.error({ err: (err as Error).stack ?? String(err) }, 'request handler failed');
-      countRefusal(stats, 'internal_error');
-      refuse(res, '500 Internal Server Error', 'internal error');
+  const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    const loaded = checkLoad(load());
+    if (loaded) return refuseWith(res, loaded);
+    const limited = ipLimiter?.check(Buffer.from(res.getRemoteAddressAsText()).toString());
+    if (limited) {
+      const reason = limited === 'ip_rate' ? 'too many upgrades from this address, slow down' : 'too many connections from this address';
+      return refuseWith(res, { status: '429 Too Many Requests', reason, label: limited });
     }
+    // uWS frees `req` when this handler returns: read every fact now.
+    const facts = {
+      upgrade: req.getHeader('upgrade'),
+      connection: req.getHeader('connection'),
+      key: req.getHeader('sec-websocket-key'),
+      version: req.getHeader('sec-websocket-version'),
+      query: req.getQuery() ?? '',
+      protocol: req.getHeader('sec-websocket-protocol'),
+    };
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const decision = admitRequest(facts, config.topics.maxPerConnection);
+    if (!decision.ok) return refuseWith(res, decision.refusal);
+    const { topics, session, token, protocol } = decision.admitted;
+    if (!auth) {
+      const data = topics.length === 0 && !session ? NOTHING_TO_CARRY : { topics, session };
+      stats.upgradesAccepted++;
+      return answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
+    }
+    auth.upgrade(res, token, topics, {
+      accept: (identity, allTopics) =>
+        guard(res, () => {
+          // The token check took a while: the worker may have filled up or begun to drain.
+          const late = checkLoad(load());
+          if (late) return refuseWith(res, late);
+          stats.upgradesAccepted++;
+          answerUpgrade<ConnectionData>(res, { topics: allTopics, sub: identity.sub, exp: identity.exp, session }, facts.key, protocol, extensions, context);
+        }),
+      refuse: (status, reason, label) => refuseWith(res, { status, reason, label }),
+    });
   };
 
   app.ws<ConnectionData>('/ws', {
@@ -173,16 +134,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sendPingsAutomatically: config.liveness.sendPings,
     maxBackpressure: config.slowConsumer.maxBufferedBytes,
     // Not closeOnBackpressureLimit: its close is indistinguishable from a network drop (1006 on
-    // both ends). The slow-consumer sweep below closes with a documented code and counts it.
+    // both ends). The slow-consumer sweep closes with a documented code and counts it.
     upgrade: (res, req, context) => guard(res, () => upgrade(res, req, context)),
     open: guardWs('open', (ws) => {
       // Bookkeeping first, so that the close handler balances it even if subscribing fails.
-      sockets.add(ws);
       stats.connections++;
-      auth?.opened(ws);
-      ipLimiter?.opened(ws, Buffer.from(ws.getRemoteAddressAsText()).toString());
+      for (const observer of observers) observer.opened(ws);
       const { session, topics = NO_TOPICS } = ws.getUserData();
-      if (session && deps.recovery) deps.recovery.open(ws, topics, session);
+      if (session) hub.recovery.open(ws, topics, session);
       else {
         ws.subscribe(BROADCAST_TOPIC);
         for (const topic of topics) ws.subscribe(topic);
@@ -199,18 +158,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     }),
     close: guardWs('close', (ws, code, message) => {
-      sockets.delete(ws);
-      const session = ws.getUserData().session;
-      if (session) deps.recovery?.close(session);
-      auth?.closed(ws);
-      ipLimiter?.closed(ws);
       stats.connections--;
+      const session = ws.getUserData().session;
+      if (session) hub.recovery.closed(session);
+      for (const observer of observers) observer.closed(ws);
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     }),
-    // Redis only needs to hear of a topic while some local connection listens to it (raw, envelope or recovering).
-    subscription: interest
-      ? (_ws, topicBytes, newCount, oldCount) => interest.onSubscription(Buffer.from(topicBytes).toString('latin1'), newCount, oldCount)
-      : undefined,
+    // The broker only needs to deliver a topic here while some local connection holds it (raw, envelope or recovering).
+    subscription: (_ws, topicBytes, newCount, oldCount) => hub.interest.onSubscription(Buffer.from(topicBytes).toString('latin1'), newCount, oldCount),
   });
 
   // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.
@@ -245,31 +200,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     stats.accepting = false;
   };
 
-  const drain = async (closeCode: number, reason: string, perSecond: number, refuseNew = true) => {
+  const drain = async (mode: DrainMode, perSecond: number) => {
+    const { closeCode, reason, refuseNew } = DRAIN_MODES[mode];
     draining = refuseNew;
-    clearInterval(sweepTimer);
     stopAccepting();
-    log.info({ connections: sockets.size, perSecond }, 'draining connections');
-    await sockets.closeAll(closeCode, reason, perSecond);
+    log.info({ connections: registry.size, perSecond, mode }, 'draining connections');
+    await registry.closeAll(closeCode, reason, perSecond);
   };
 
-  // Slow consumers: uWS skips messages for a connection whose buffer is over maxBackpressure.
-  // Once a second, and only if messages went out since, find those connections and apply the policy.
-  let sweptAt = -1;
-  const sweepTimer = setInterval(() => {
-    if (stats.messagesPublished === sweptAt) return;
-    sweptAt = stats.messagesPublished;
-    const slow = sockets.overBuffered(config.slowConsumer.maxBufferedBytes);
-    stats.slowConsumersNow = slow.length;
-    if (config.slowConsumer.policy !== 'close') return;
-    for (const ws of slow) {
-      sockets.delete(ws);
-      stats.slowConsumerCloses++;
-      ws.end(CloseCode.SLOW_CONSUMER, 'slow consumer');
-    }
-    if (slow.length > 0) log.warn({ closed: slow.length }, 'closed slow consumers');
-  }, 1000);
-  sweepTimer.unref();
-
-  return { app, listen, stopAccepting, drain };
+  return { listen, stopAccepting, drain };
 }

@@ -1,4 +1,5 @@
 import type { HeraldConfig } from '../config';
+import type { Connection, ConnectionObserver } from './connection-data';
 
 /** Where a connection's source address is kept between open and close (uWS forbids reading it from a closed socket). */
 interface Tagged {
@@ -18,7 +19,7 @@ export type IpRefusal = 'ip_connections' | 'ip_rate';
  * kernel spreads one address's connections over the workers, so the effective
  * box-wide limit is about workers x the configured one.
  */
-export class IpLimiter {
+export class IpLimiter implements ConnectionObserver {
   private readonly open = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly cleanup?: NodeJS.Timeout;
@@ -52,13 +53,14 @@ export class IpLimiter {
     return undefined;
   }
 
-  opened(socket: object, ip: string): void {
-    (socket as Tagged).heraldIp = ip;
+  opened(ws: Connection): void {
+    const ip = Buffer.from(ws.getRemoteAddressAsText()).toString();
+    (ws as Tagged).heraldIp = ip;
     this.open.set(ip, (this.open.get(ip) ?? 0) + 1);
   }
 
-  closed(socket: object): void {
-    const ip = (socket as Tagged).heraldIp;
+  closed(ws: Connection): void {
+    const ip = (ws as Tagged).heraldIp;
     if (ip === undefined) return;
     const n = (this.open.get(ip) ?? 1) - 1;
     if (n <= 0) this.open.delete(ip);

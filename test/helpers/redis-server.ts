@@ -50,3 +50,8 @@ export class RedisServer {
     return client;
   }
 }
+
+/** Publishes through herald's Redis function, as any client could (herald must have loaded it). Resolves to the seq. */
+export async function fcallPublish(redis: Redis, topic: string, payload: string | Buffer): Promise<number | null> {
+  return (await redis.call('FCALL', 'herald_publish', '1', topic, payload)) as number | null;
+}

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionAuth } from '../../src/auth/connection-auth';
-import { LocalSubscriber } from '../../src/broker/local-broker';
+import { HistoryRules } from '../../src/broker/history-rules';
+import { LocalBrokerClient } from '../../src/broker/local-broker';
 import { loadConfig } from '../../src/config';
-import { newWorkerStats } from '../../src/hub/worker-stats';
+import { Hub } from '../../src/hub/hub';
 import { createLogger } from '../../src/logger';
+import { newWorkerStats } from '../../src/metrics/worker-stats';
 import { loadNativeUws } from '../../src/native-uws';
+import { ConnectionRegistry } from '../../src/transport/connection-registry';
 import { createGateway, type Gateway } from '../../src/transport/gateway-app';
 import { rawExchange } from '../helpers/raw-http';
 
@@ -20,7 +23,12 @@ describe('a bug in a gateway request handler', () => {
     const config = loadConfig({ NODE_ENV: 'test', HERALD_HOST: '127.0.0.1', HERALD_PORT: '0' });
     // A real uWS app whose auth step throws, standing in for any bug on the upgrade path.
     const auth = { upgrade: () => { throw new Error('bug on the upgrade path'); } } as unknown as ConnectionAuth;
-    gateway = createGateway({ uws: loadNativeUws(), config, log: createLogger('silent', 'worker', 0), stats, subscriber: new LocalSubscriber(() => {}), capacity: 100, auth });
+    const uws = loadNativeUws();
+    const app = uws.App();
+    const log = createLogger('silent', 'worker', 0);
+    const hub = new Hub({ sink: app, stats, log, readCacheMs: 1000, openBroker: (handlers) => new LocalBrokerClient(new HistoryRules([]), () => {}, handlers) });
+    const registry = new ConnectionRegistry();
+    gateway = createGateway({ uws, app, config, log, stats, hub, registry, capacity: 100, auth, observers: [registry] });
     port = await gateway.listen();
   });
   after(() => gateway?.stopAccepting());

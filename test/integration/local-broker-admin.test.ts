@@ -66,7 +66,8 @@ describe('local broker and the admin API', () => {
       });
       assert.equal(stats.perWorker.length, 2);
       assert.ok(stats.perWorker.every((w) => typeof w.pid === 'number' && w.up));
-      assert.ok(stats.messagesPublished >= 2 * 2, 'each worker counted the earlier publishes');
+      // Every worker holds broadcast, so each one received the earlier broadcast from the broker.
+      assert.ok(stats.perWorker.every((w) => Number(w.stats?.messagesPublished) >= 1), 'each worker counted the earlier broadcast');
     } finally {
       closeAll([c]);
     }

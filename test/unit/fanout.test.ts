@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fanout, type TopicSink } from '../../src/hub/fanout';
-import { newWorkerStats } from '../../src/hub/worker-stats';
+import { newWorkerStats } from '../../src/metrics/worker-stats';
 
 /** An in-memory transport: records the publishes the fan-out makes. */
 class RecordingSink implements TopicSink {
@@ -21,8 +21,8 @@ describe('fan-out', () => {
     const sink = new RecordingSink({ broadcast: 1000 });
     const stats = newWorkerStats(0);
     const fanout = new Fanout(sink, stats);
-    fanout.deliver('broadcast', Buffer.from('héllo'));
-    fanout.deliver('broadcast', Buffer.from([0xff, 0xfe]));
+    fanout.deliver({ topic: 'broadcast', payload: Buffer.from('héllo') });
+    fanout.deliver({ topic: 'broadcast', payload: Buffer.from([0xff, 0xfe]) });
     assert.equal(sink.published.length, 2);
     assert.equal(sink.published[0].isBinary, false);
     assert.equal(sink.published[1].isBinary, true);
@@ -34,7 +34,7 @@ describe('fan-out', () => {
   it('skips topics nobody here listens to, but counts them', () => {
     const sink = new RecordingSink({});
     const stats = newWorkerStats(0);
-    new Fanout(sink, stats).deliver('room:1', Buffer.from('x'));
+    new Fanout(sink, stats).deliver({ topic: 'room:1', payload: Buffer.from('x') });
     assert.equal(sink.published.length, 0);
     assert.equal(stats.messagesPublished, 1);
     assert.equal(stats.messagesDelivered, 0);

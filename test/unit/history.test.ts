@@ -1,17 +1,35 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { baseTopic, encodeMessage, envelopeTopic, holdTopic } from '../../src/history/envelope';
-import { HistoryRules, parseHistoryRules, validateHistoryRules } from '../../src/history/history-rules';
-import { decodeSeqFrame, encodeSeqFrame } from '../../src/history/seq-frame';
-import { findGap, parseRecoveryQuery } from '../../src/transport/recovery';
+import { HistoryRules, parseHistoryRules, validateHistoryRules } from '../../src/broker/history-rules';
+import { globToLuaPattern, publishFunctionNames } from '../../src/broker/redis/publish-function';
+import { decodeSeqMessage, encodeSeqMessage, topicOfChannel } from '../../src/broker/redis/redis-names';
+import { findGap } from '../../src/hub/recovery';
+import { baseTopic, envelopeTopic, holdTopic } from '../../src/hub/topic-names';
+import { encodeMessage } from '../../src/protocol/envelope';
+import { parseRecoveryQuery } from '../../src/protocol/recovery-query';
 
 describe('history units', () => {
-  it('seq frames round-trip; plain payloads pass untouched; broken headers are refused', () => {
-    assert.deepEqual(decodeSeqFrame(encodeSeqFrame(42, Buffer.from('hi'))), { seq: 42, payload: Buffer.from('hi') });
-    assert.deepEqual(decodeSeqFrame(Buffer.from('hello')), { seq: undefined, payload: Buffer.from('hello') });
-    assert.equal(decodeSeqFrame(Buffer.from('\u0000Hx\nbad')), null);
-    assert.equal(decodeSeqFrame(Buffer.from('\u0000H12')), null);
-    assert.equal(decodeSeqFrame(Buffer.from('\u0000H\n')), null);
+  it('sequenced channel messages round-trip; malformed ones are refused', () => {
+    assert.deepEqual(decodeSeqMessage(encodeSeqMessage(42, Buffer.from('hi'))), { seq: 42, payload: Buffer.from('hi') });
+    assert.deepEqual(decodeSeqMessage(encodeSeqMessage(7, Buffer.alloc(0))), { seq: 7, payload: Buffer.alloc(0) });
+    assert.equal(decodeSeqMessage(Buffer.from('x\nbad')), null);
+    assert.equal(decodeSeqMessage(Buffer.from('12')), null);
+    assert.equal(decodeSeqMessage(Buffer.from('\nempty seq')), null);
+    assert.equal(decodeSeqMessage(Buffer.from('0\nseq zero')), null);
+    assert.equal(decodeSeqMessage(Buffer.from('99999999999999999\ntoo long')), null);
+  });
+
+  it('raw and sequenced channels never meet', () => {
+    assert.deepEqual(topicOfChannel('herald:', 'herald:user:42'), { topic: 'user:42', sequenced: false });
+    assert.deepEqual(topicOfChannel('herald:', 'herald:{user:42}'), { topic: 'user:42', sequenced: true });
+    assert.equal(topicOfChannel('herald:', 'other:x'), undefined);
+  });
+
+  it('rule globs become anchored Lua patterns; function names follow the prefix', () => {
+    assert.equal(globToLuaPattern('user:*'), '^user:.*$');
+    assert.equal(globToLuaPattern('a.b-c'), '^a%.b%-c$');
+    assert.deepEqual(publishFunctionNames('herald:'), { library: 'herald', fn: 'herald_publish' });
+    assert.deepEqual(publishFunctionNames('app1:'), { library: 'herald_app1_', fn: 'herald_publish_app1_' });
   });
 
   it('rules parse, validate and match first-wins with * wildcards', () => {
