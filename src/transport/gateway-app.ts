@@ -141,6 +141,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     answerUpgrade(res, data, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   };
 
+  /** Herald is push-only: a client may send a few frames of any kind per window, then it is cut off. */
+  const countFrame = (ws: WebSocket<ConnectionData>) => {
+    if (limiter.allow(ws)) return;
+    stats.clientFloodCloses++;
+    ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
+  };
+
   /** A bug in a connection's handler closes that connection (1011) and leaves the others alone. */
   function guardWs<A extends unknown[]>(handler: string, handle: (ws: WebSocket<ConnectionData>, ...args: A) => void) {
     return (ws: WebSocket<ConnectionData>, ...args: A) => {
@@ -193,17 +200,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (message.byteLength > config.clientFrames.maxBytes) {
         stats.oversizedFrameCloses++;
         ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame too large');
-      } else if (!limiter.allow(ws)) {
-        stats.clientFloodCloses++;
-        ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
-      }
+      } else countFrame(ws);
     }),
+    // Control frames count too. uWS has already answered a ping with a pong when this runs,
+    // so a ping flood gets at most clientFrames.maxPerWindow + 1 pongs before the close.
+    ping: guardWs('ping', (ws) => countFrame(ws)),
+    pong: guardWs('pong', (ws) => countFrame(ws)),
     close: guardWs('close', (ws, code, message) => {
       sockets.delete(ws);
       const session = ws.getUserData().session;
       if (session) deps.recovery?.close(session);
       auth?.closed(ws);
       ipLimiter?.closed(ws);
+      limiter.forget(ws);
       stats.connections--;
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     }),
