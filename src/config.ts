@@ -111,6 +111,12 @@ const schema = {
       default: 'herald:',
       env: 'HERALD_REDIS_PREFIX',
     },
+    commandTimeoutMs: {
+      doc: 'How long herald waits for Redis to answer a command (publish, history append, the PING sent every second) before taking it as failed: POST /publish then answers 503 and /health reports the broker unresponsive.',
+      format: intRange(100, 60_000),
+      default: 2000,
+      env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS',
+    },
   },
   admin: {
     host: {

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
           history?.onBrokerState(state);
           const level = state === 'connected' ? 'info' : 'warn';
           brokerLog[level]({ state, detail }, `redis subscriber ${state}`);
-        }, brokerLog)
+        }, brokerLog, config.redis.commandTimeoutMs)
       : new LocalSubscriber(onMessage);
 
   history = createWorkerHistory(config, subscriber, log.child({ component: 'history' }));

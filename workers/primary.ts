@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, workers, log.child({ component: 'supervisor' }));
   const publisher: BrokerPublisher =
     config.broker === 'redis'
-      ? withHistory(config, new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' })))
+      ? withHistory(config, new RedisPublisher(config.redis.url, config.redis.prefix, log.child({ component: 'broker' }), config.redis.commandTimeoutMs))
       : new LocalPublisher((msg) => supervisor.sendToAll(msg));
   const metrics = createClusterMetrics({ workers: () => supervisor.metricsSnapshot(), workerCounts: () => supervisor.counts() });
   const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher, snapshot: () => supervisor.snapshot(), metrics });

@@ -7,7 +7,8 @@
  * subscriber is disconnected are not replayed by this layer.
  */
 
-export type BrokerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+/** `unresponsive`: connected, but the broker does not answer (e.g. a stopped Redis); treated as down. */
+export type BrokerState = 'connecting' | 'connected' | 'unresponsive' | 'disconnected' | 'closed';
 
 /** Called once per message per worker; `payload` is the exact published bytes. */
 export type MessageHandler = (topic: string, payload: Buffer) => void;

@@ -1,17 +1,20 @@
 import Redis from 'ioredis';
 import type { Logger } from '../logger';
 import type { BrokerState, BrokerSubscriber, MessageHandler, StateHandler } from './broker';
+import { RedisLiveness } from './redis-liveness';
 import { redisRetryDelay } from './redis-options';
 
 /**
  * One ioredis connection in subscriber mode per worker. It subscribes to
  * <prefix><topic> for every topic that has local subscribers (plus the ones
  * pinned at start), and ioredis re-subscribes them all after a reconnect, so
- * delivery resumes by itself when Redis comes back.
+ * delivery resumes by itself when Redis comes back. A Redis that stops answering
+ * while connected makes the subscriber `unresponsive` (see RedisLiveness).
  */
 export class RedisSubscriber implements BrokerSubscriber {
   readonly needsTopicInterest = true;
   private readonly redis: Redis;
+  private readonly liveness: RedisLiveness;
   private current: BrokerState = 'connecting';
   private connectedOnce = false;
   /** Channels whose SUBSCRIBE Redis has confirmed on the current connection (for whenSubscribed). */
@@ -25,6 +28,7 @@ export class RedisSubscriber implements BrokerSubscriber {
     private readonly onMessage: MessageHandler,
     private readonly onState: StateHandler,
     private readonly log: Logger,
+    commandTimeoutMs: number,
   ) {
     this.redis = new Redis(url, {
       lazyConnect: true,
@@ -37,9 +41,13 @@ export class RedisSubscriber implements BrokerSubscriber {
       // Channel names are ASCII (topic rules), so latin1 is an exact, cheap decode.
       this.onMessage(channel.toString('latin1', this.prefix.length), message);
     });
+    this.liveness = new RedisLiveness(this.redis, commandTimeoutMs, (responsive) => {
+      if (this.redis.status === 'ready') this.setState(responsive ? 'connected' : 'unresponsive', responsive ? undefined : `no answer to PING within ${commandTimeoutMs} ms`);
+    });
     this.redis.on('ready', () => {
       if (this.connectedOnce) this.reconnects++;
       this.connectedOnce = true;
+      this.liveness.reset();
       this.setState('connected');
     });
     this.redis.on('close', () => this.confirmed.clear());
@@ -52,6 +60,7 @@ export class RedisSubscriber implements BrokerSubscriber {
   }
 
   start(): void {
+    this.liveness.start();
     this.redis.connect().catch((err: Error) => {
       this.setState('disconnected', err.message);
     });
@@ -93,6 +102,7 @@ export class RedisSubscriber implements BrokerSubscriber {
   }
 
   async close(): Promise<void> {
+    this.liveness.stop();
     this.setState('closed');
     this.redis.disconnect();
   }

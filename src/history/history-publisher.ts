@@ -27,7 +27,7 @@ export class HistoryPublisher implements BrokerPublisher {
     if (!rule) return this.inner.publish(topic, payload);
     const redis = this.inner.client;
     // No offline queue: a message that cannot be stored now is refused (503), not delayed.
-    if (redis.status !== 'ready') throw new BrokerUnavailableError(`redis is ${redis.status}`);
+    if (this.inner.state !== 'connected') throw new BrokerUnavailableError(`redis is ${this.inner.state}`);
     try {
       this.lastSeq = await publishWithHistory(redis, this.prefix, topic, payload, rule);
     } catch (err) {

@@ -38,6 +38,15 @@ export class RedisServer {
     });
   }
 
+  /** SIGSTOP: the server keeps its connections but answers nothing, like a Redis stuck or swapped out. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   client(): Redis {
     const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
     client.on('error', () => {}); // outages are part of some tests; commands still reject
