@@ -12,6 +12,7 @@ import { newWorkerStats } from '../src/hub/worker-stats';
 import { isToWorker, type ToPrimary } from '../src/lifecycle/ipc';
 import { createLogger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
+import { CloseCode } from '../src/protocol/close-codes';
 import { BROADCAST_TOPIC } from '../src/protocol/topics';
 import { createGateway } from '../src/transport/gateway-app';
 import { FdGuard } from '../src/capacity/fd-guard';
@@ -23,7 +24,8 @@ import type { MetricsJson } from '../src/metrics/worker-metrics';
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
 function send(msg: ToPrimary): void {
-  process.send?.(msg);
+  // Once the primary is gone a send would fail with an 'error' event that ends the process.
+  if (process.connected) process.send?.(msg);
 }
 
 async function main(): Promise<void> {
@@ -116,8 +118,12 @@ async function main(): Promise<void> {
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  // Primary gone (killed): drain and leave rather than run orphaned.
-  process.on('disconnect', () => void shutdown(1001, 'server shutting down'));
+  // Primary gone (killed or crashed): drain with 1001 at the usual pace and leave, rather than run orphaned.
+  process.on('disconnect', () => {
+    if (stopping) return;
+    log.warn({ connections: stats.connections }, 'primary gone: draining and leaving');
+    void shutdown(CloseCode.GOING_AWAY, 'server shutting down');
+  });
 }
 
 main().catch((err: Error) => {

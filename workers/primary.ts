@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   let stopClock = () => {};
 
   let signals = 0;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
@@ -76,10 +76,18 @@ async function main(): Promise<void> {
     await publisher.close();
     log.info({ forced }, 'herald stopped');
     log.flush();
-    process.exit(forced ? 1 : 0);
+    process.exit(forced ? 1 : exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A bug in the primary must not drop every client at once: log it, then stop as on SIGTERM
+  // (workers drain with 1001) and exit 1 so that the service manager restarts herald.
+  const crashed = (err: unknown) => {
+    log.fatal({ err: err instanceof Error ? err.stack : String(err) }, 'primary failed: stopping');
+    if (signals === 0) void stop('crash', 1);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
   // Rolling restart. The configuration is re-read first, so a broken file stops the roll before any worker is
   // touched; the new workers read the files themselves. Primary-level settings (ports, broker, workers) need a full restart.
   const roll = async (signal: string) => {

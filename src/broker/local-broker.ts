@@ -3,7 +3,7 @@ import type { BrokerPublisher, BrokerState, BrokerSubscriber, MessageHandler } f
 
 /**
  * The embedded broker: the primary relays each publish to every worker over
- * cluster IPC. No Redis needed, but it reaches only this herald's workers.
+ * IPC. No Redis needed, but it reaches only this herald's workers.
  */
 export class LocalPublisher implements BrokerPublisher {
   readonly state: BrokerState = 'connected';

@@ -1,4 +1,4 @@
-/** Messages between the primary and its gateway workers (cluster IPC, advanced serialization). */
+/** Messages between the primary and its gateway workers (child_process IPC, advanced serialization). */
 import type { WorkerStats } from '../hub/worker-stats';
 
 export type ToWorker =

@@ -1,10 +1,21 @@
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { HeraldConfig } from '../config';
 import type { WorkerStats } from '../hub/worker-stats';
 import type { Logger } from '../logger';
 import { CloseCode } from '../protocol/close-codes';
 import { isToPrimary, type ToWorker } from './ipc';
+
+/**
+ * A gateway worker process. Plain child_process.fork, not node:cluster: uWS shares the port
+ * itself (SO_REUSEPORT), and a cluster worker exits at once when its IPC channel closes,
+ * so a killed primary would drop every client without a close frame instead of draining.
+ */
+type Worker = ChildProcess;
+
+const WORKER_SCRIPT = path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js');
+
+const isDead = (worker: Worker) => worker.exitCode !== null || worker.signalCode !== null;
 
 /** A worker slot: the slot survives its worker, so a respawn keeps the id and the crash history. */
 interface Slot {
@@ -59,11 +70,6 @@ export class Supervisor {
   constructor(private readonly config: HeraldConfig, private readonly workerCount: number, private readonly log: Logger) {}
 
   start(): void {
-    cluster.setupPrimary({
-      exec: path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js'),
-      serialization: 'advanced',
-      execArgv: [...process.execArgv, ...this.config.workerNodeOptions.split(' ').filter(Boolean)],
-    });
     for (let id = 0; id < this.workerCount; id++) {
       const slot: Slot = { id, listening: false, startedAt: 0, crashesInARow: 0 };
       this.slots.push(slot);
@@ -74,7 +80,7 @@ export class Supervisor {
   /** Hands one message to every live worker (the local broker's relay). */
   sendToAll(msg: ToWorker): void {
     for (const slot of this.slots) {
-      if (slot.worker?.isConnected()) slot.worker.send(msg);
+      if (slot.worker?.connected) slot.worker.send(msg);
     }
   }
 
@@ -83,10 +89,10 @@ export class Supervisor {
     return Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
-        const up = Boolean(worker?.isConnected() && slot.listening);
-        if (!worker || !up) return { id: slot.id, pid: worker?.process.pid, up: false };
+        const up = Boolean(worker?.connected && slot.listening);
+        if (!worker || !up) return { id: slot.id, pid: worker?.pid, up: false };
         const stats = await this.requestStats(worker);
-        return { id: slot.id, pid: worker.process.pid, up: stats !== undefined, stats };
+        return { id: slot.id, pid: worker.pid, up: stats !== undefined, stats };
       }),
     );
   }
@@ -94,12 +100,12 @@ export class Supervisor {
   /** Ordered shutdown: every worker drains and exits; stragglers are killed after the timeout. */
   async shutdown(closeCode: number, reason: string): Promise<{ forced: boolean }> {
     this.shuttingDown = true;
-    const live = this.slots.filter((s) => s.worker && !s.worker.isDead());
+    const live = this.slots.filter((s) => s.worker && !isDead(s.worker));
     for (const slot of this.slots) clearTimeout(slot.respawnTimer);
     const exits = live.map((s) => new Promise<void>((resolve) => s.worker!.once('exit', () => resolve())));
     for (const slot of live) {
-      if (slot.worker!.isConnected()) slot.worker!.send({ type: 'shutdown', closeCode, reason } satisfies ToWorker);
-      else slot.worker!.process.kill('SIGTERM');
+      if (slot.worker!.connected) slot.worker!.send({ type: 'shutdown', closeCode, reason } satisfies ToWorker);
+      else slot.worker!.kill('SIGTERM');
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -143,30 +149,30 @@ export class Supervisor {
 
   private async replace(slot: Slot, options: RollOptions): Promise<boolean> {
     const old = slot.worker;
-    if (!old || old.isDead() || !slot.listening) {
+    if (!old || isDead(old) || !slot.listening) {
       this.log.warn({ worker: slot.id }, 'slot not running; left to the respawn logic');
       return true;
     }
     this.fork(slot);
     const fresh = slot.worker!;
     const deadline = Date.now() + options.readyTimeoutSeconds * 1000;
-    while (!slot.listening && !fresh.isDead() && Date.now() < deadline && !this.shuttingDown) await sleep(25);
+    while (!slot.listening && !isDead(fresh) && Date.now() < deadline && !this.shuttingDown) await sleep(25);
     if (!slot.listening) {
-      this.log.error({ worker: slot.id, pid: fresh.process.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
+      this.log.error({ worker: slot.id, pid: fresh.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
       slot.worker = old;
       slot.listening = true;
-      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+      if (!isDead(fresh)) fresh.kill('SIGKILL');
       return false;
     }
-    this.log.info({ worker: slot.id, oldPid: old.process.pid, newPid: fresh.process.pid }, 'replacement listening; draining old worker');
+    this.log.info({ worker: slot.id, oldPid: old.pid, newPid: fresh.pid }, 'replacement listening; draining old worker');
     const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-    if (old.isConnected()) {
+    if (old.connected) {
       old.send({ type: 'shutdown', closeCode: CloseCode.RECONNECT, reason: 'worker restarting, reconnect', drainWindowSeconds: options.drainWindowSeconds, restart: true } satisfies ToWorker);
-    } else old.process.kill('SIGTERM');
+    } else old.kill('SIGTERM');
     const limitMs = (options.drainWindowSeconds + this.config.shutdown.timeoutSeconds) * 1000;
     const timer = setTimeout(() => {
-      this.log.warn({ worker: slot.id, pid: old.process.pid }, 'old worker did not drain in time: killing it');
-      old.process.kill('SIGKILL');
+      this.log.warn({ worker: slot.id, pid: old.pid }, 'old worker did not drain in time: killing it');
+      old.kill('SIGKILL');
     }, limitMs);
     await exited;
     clearTimeout(timer);
@@ -177,12 +183,18 @@ export class Supervisor {
   killAll(): void {
     for (const slot of this.slots) {
       clearTimeout(slot.respawnTimer);
-      if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+      if (slot.worker && !isDead(slot.worker)) slot.worker.kill('SIGKILL');
     }
   }
 
   private fork(slot: Slot): void {
-    const worker = cluster.fork({ HERALD_WORKER_ID: String(slot.id) });
+    const worker = fork(WORKER_SCRIPT, [], {
+      env: { ...process.env, HERALD_WORKER_ID: String(slot.id) },
+      execArgv: [...process.execArgv, ...this.config.workerNodeOptions.split(' ').filter(Boolean)],
+      serialization: 'advanced',
+    });
+    // A send racing the worker's exit fails with an 'error' event; unhandled, it would kill the primary.
+    worker.on('error', (err) => this.log.warn({ worker: slot.id, err: err.message }, 'worker IPC error'));
     slot.worker = worker;
     slot.listening = false;
     slot.startedAt = Date.now();
@@ -218,7 +230,7 @@ export class Supervisor {
     slot.crashesInARow = ranFor > STABLE_AFTER_MS ? 1 : slot.crashesInARow + 1;
     const { minDelayMs, maxDelayMs } = this.config.respawn;
     const delay = Math.min(maxDelayMs, minDelayMs * 2 ** (slot.crashesInARow - 1));
-    this.log.error({ worker: slot.id, pid: worker.process.pid, code, signal, ranForMs: ranFor, respawnInMs: delay }, 'worker died; respawning');
+    this.log.error({ worker: slot.id, pid: worker.pid, code, signal, ranForMs: ranFor, respawnInMs: delay }, 'worker died; respawning');
     slot.respawnTimer = setTimeout(() => {
       if (!this.shuttingDown) this.fork(slot);
     }, delay);
@@ -226,14 +238,14 @@ export class Supervisor {
 
   /** prom-client JSON from every live worker; a worker that does not answer within 1 s is left out. */
   async metricsSnapshot(): Promise<object[][]> {
-    const live = this.slots.filter((s) => s.worker?.isConnected() && s.listening).map((s) => s.worker!);
+    const live = this.slots.filter((s) => s.worker?.connected && s.listening).map((s) => s.worker!);
     const answers = await Promise.all(live.map((w) => this.ask<object[]>(w, (id) => ({ type: 'metrics-request', id }))));
     return answers.filter((a): a is object[] => a !== undefined);
   }
 
   /** Worker slots configured and currently listening. */
   counts(): { configured: number; up: number } {
-    return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.isConnected() && s.listening).length };
+    return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.connected && s.listening).length };
   }
 
   private requestStats(worker: Worker): Promise<WorkerStats | undefined> {
