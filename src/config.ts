@@ -112,7 +112,7 @@ const schema = {
       env: 'HERALD_REDIS_PREFIX',
     },
     commandTimeoutMs: {
-      doc: 'A Redis command not answered within this time fails: POST /publish answers 503 and the broker counts as stalled (unhealthy) until Redis answers again. Also the time a stalled Redis takes to be noticed (plus up to 1 s).',
+      doc: 'How long herald waits for Redis to answer a command (publish, history append, the PING sent every second) before taking it as failed: POST /publish then answers 503 and /health reports the broker unresponsive.',
       format: intRange(100, 60_000),
       default: 2000,
       env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS',

@@ -29,7 +29,8 @@ import { SlowConsumerSweep } from '../src/transport/slow-consumer-sweep';
 const workerId = Number(process.env.HERALD_WORKER_ID ?? 0);
 
 function send(msg: ToPrimary): void {
-  process.send?.(msg);
+  // Once the primary is gone a send would fail with an 'error' event that ends the process.
+  if (process.connected) process.send?.(msg);
 }
 
 /** The worker's broker: the primary over IPC (local), or Redis. */
@@ -149,8 +150,12 @@ async function main(): Promise<void> {
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  // Primary gone (killed): drain and leave rather than run orphaned.
-  process.on('disconnect', () => void stop('shutdown', config.shutdown.drainWindowSeconds));
+  // Primary gone (killed or crashed): drain with 1001 at the usual pace and leave, rather than run orphaned.
+  process.on('disconnect', () => {
+    if (stopping) return;
+    log.warn({ connections: stats.connections }, 'primary gone: draining and leaving');
+    void stop('shutdown', config.shutdown.drainWindowSeconds);
+  });
 }
 
 main().catch((err: Error) => {

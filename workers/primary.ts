@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   shutdown.add('admin server', () => new Promise<void>((resolve) => admin.close(() => resolve())));
 
   let signals = 0;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, failed = false) => {
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'shutting down');
+    if (failed) exitCode = 1;
     await shutdown.close();
     log.info({ forced: exitCode !== 0 }, 'herald stopped');
     log.flush();
@@ -96,6 +97,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A bug in the primary must not drop every client at once: log it, then stop as on SIGTERM
+  // (workers drain with 1001) and exit 1 so that the service manager restarts herald.
+  const crashed = (err: unknown) => {
+    log.fatal({ err: err instanceof Error ? err.stack : String(err) }, 'primary failed: stopping');
+    if (signals === 0) void stop('crash', true);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
   // Rolling restart. The configuration is re-read first, so a broken file stops the roll before any worker is
   // touched; the new workers read the files themselves. Primary-level settings (ports, broker, workers) need a full restart.
   const roll = async (signal: string) => {

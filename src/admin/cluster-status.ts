@@ -21,8 +21,10 @@ export function clusterStatus(kind: 'local' | 'redis', publisher: Pick<Broker, '
   const down = snapshot.filter((w) => !w.up).map((w) => w.id);
   if (down.length > 0) reasons.push(`workers not up: ${down.join(', ')}`);
   if (publisher.state !== 'connected') reasons.push(`broker publisher ${publisher.state}`);
-  const detached = up.filter((w) => w.stats!.brokerState !== 'connected').map((w) => w.id);
-  if (detached.length > 0) reasons.push(`broker subscriber not connected on workers: ${detached.join(', ')}`);
+  const detached = up.filter((w) => w.stats!.brokerState !== 'connected');
+  for (const state of new Set(detached.map((w) => w.stats!.brokerState))) {
+    reasons.push(`broker subscriber ${state} on workers: ${detached.filter((w) => w.stats!.brokerState === state).map((w) => w.id).join(', ')}`);
+  }
   const sum = (pick: (w: WorkerSnapshot) => number) => up.reduce((acc, w) => acc + pick(w), 0);
   return {
     healthy: reasons.length === 0,

@@ -15,8 +15,8 @@
  * no history. Payloads are carried byte for byte, whatever the bytes.
  */
 
-/** `stalled`: connected, but the broker did not answer a probe within the command timeout. */
-export type BrokerState = 'connecting' | 'connected' | 'stalled' | 'disconnected' | 'closed';
+/** `unresponsive`: connected, but the broker did not answer a probe within the command timeout. */
+export type BrokerState = 'connecting' | 'connected' | 'unresponsive' | 'disconnected' | 'closed';
 
 export interface BrokerMessage {
   readonly topic: string;

@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { LocalBrokerWire } from '../broker/local-broker';
 import type { HeraldConfig } from '../config';
@@ -7,6 +7,17 @@ import type { WorkerSnapshot, WorkerStats } from '../metrics/worker-stats';
 import type { DrainMode } from '../runtime/drain-mode';
 import { IpcDispatcher } from '../runtime/ipc-dispatcher';
 import type { ToPrimary, ToWorker } from './ipc';
+
+/**
+ * A gateway worker process. Plain child_process.fork, not node:cluster: uWS shares the port
+ * itself (SO_REUSEPORT), and a cluster worker exits at once when its IPC channel closes,
+ * so a killed primary would drop every client without a close frame instead of draining.
+ */
+type Worker = ChildProcess;
+
+const WORKER_SCRIPT = path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js');
+
+const isDead = (worker: Worker) => worker.exitCode !== null || worker.signalCode !== null;
 
 /** A worker slot: the slot survives its worker, so a respawn keeps the id and the crash history. */
 interface Slot {
@@ -78,20 +89,14 @@ export class Supervisor {
       this.ipc.on(type, (msg, slot) => {
         const worker = slot.worker;
         serve(msg, (answer) => {
-          if (worker?.isConnected()) worker.send(answer);
+          if (worker?.connected) worker.send(answer);
         });
       });
     }
   }
 
   start(): void {
-    const { config, workerCount } = this.deps;
-    cluster.setupPrimary({
-      exec: path.join(__dirname, '..', '..', 'workers', 'gateway-worker.js'),
-      serialization: 'advanced',
-      execArgv: [...process.execArgv, ...config.workerNodeOptions.split(' ').filter(Boolean)],
-    });
-    for (let id = 0; id < workerCount; id++) {
+    for (let id = 0; id < this.deps.workerCount; id++) {
       const slot = { id, listening: false, startedAt: 0, crashesInARow: 0 } as Slot;
       this.slots.push(slot);
       this.fork(slot);
@@ -101,7 +106,7 @@ export class Supervisor {
   /** Hands one message to every live worker (the local broker's relay). */
   sendToAll(msg: ToWorker): void {
     for (const slot of this.slots) {
-      if (slot.worker?.isConnected()) slot.worker.send(msg);
+      if (slot.worker?.connected) slot.worker.send(msg);
     }
   }
 
@@ -110,10 +115,10 @@ export class Supervisor {
     return Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
-        const up = Boolean(worker?.isConnected() && slot.listening);
-        if (!worker || !up) return { id: slot.id, pid: worker?.process.pid, up: false };
+        const up = Boolean(worker?.connected && slot.listening);
+        if (!worker || !up) return { id: slot.id, pid: worker?.pid, up: false };
         const stats = await this.ask<WorkerStats>(worker, (id) => ({ type: 'stats-request', id }));
-        return { id: slot.id, pid: worker.process.pid, up: stats !== undefined, stats };
+        return { id: slot.id, pid: worker.pid, up: stats !== undefined, stats };
       }),
     );
   }
@@ -122,7 +127,7 @@ export class Supervisor {
   async shutdown(): Promise<{ forced: boolean }> {
     const { config, log } = this.deps;
     this.shuttingDown = true;
-    const live = this.slots.filter((s) => s.worker && !s.worker.isDead());
+    const live = this.slots.filter((s) => s.worker && !isDead(s.worker));
     for (const slot of this.slots) clearTimeout(slot.respawnTimer);
     const exits = live.map((s) => new Promise<void>((resolve) => s.worker!.once('exit', () => resolve())));
     for (const slot of live) this.drain(slot.worker!, 'shutdown', config.shutdown.drainWindowSeconds);
@@ -166,26 +171,26 @@ export class Supervisor {
   killAll(): void {
     for (const slot of this.slots) {
       clearTimeout(slot.respawnTimer);
-      if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+      if (slot.worker && !isDead(slot.worker)) slot.worker.kill('SIGKILL');
     }
   }
 
   /** prom-client JSON from every live worker; a worker that does not answer within 1 s is left out. */
   async metricsSnapshot(): Promise<object[][]> {
-    const live = this.slots.filter((s) => s.worker?.isConnected() && s.listening).map((s) => s.worker!);
+    const live = this.slots.filter((s) => s.worker?.connected && s.listening).map((s) => s.worker!);
     const answers = await Promise.all(live.map((w) => this.ask<object[]>(w, (id) => ({ type: 'metrics-request', id }))));
     return answers.filter((a): a is object[] => a !== undefined);
   }
 
   /** Worker slots configured and currently listening. */
   counts(): { configured: number; up: number } {
-    return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.isConnected() && s.listening).length };
+    return { configured: this.slots.length, up: this.slots.filter((s) => s.worker?.connected && s.listening).length };
   }
 
   private async replace(slot: Slot, options: RollOptions): Promise<boolean> {
     const { config, log } = this.deps;
     const old = slot.worker;
-    if (!old || old.isDead() || !slot.listening) {
+    if (!old || isDead(old) || !slot.listening) {
       log.warn({ worker: slot.id }, 'slot not running; left to the respawn logic');
       return true;
     }
@@ -193,18 +198,18 @@ export class Supervisor {
     const fresh = slot.worker!;
     const listening = await Promise.race([slot.started, delay(options.readyTimeoutSeconds * 1000).then(() => false)]);
     if (!listening || this.shuttingDown) {
-      log.error({ worker: slot.id, pid: fresh.process.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
+      log.error({ worker: slot.id, pid: fresh.pid }, 'replacement worker did not start listening: rolling restart abandoned, old worker kept');
       slot.worker = old;
       slot.listening = true;
-      if (!fresh.isDead()) fresh.process.kill('SIGKILL');
+      if (!isDead(fresh)) fresh.kill('SIGKILL');
       return false;
     }
-    log.info({ worker: slot.id, oldPid: old.process.pid, newPid: fresh.process.pid }, 'replacement listening; draining old worker');
+    log.info({ worker: slot.id, oldPid: old.pid, newPid: fresh.pid }, 'replacement listening; draining old worker');
     const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
     this.drain(old, 'restart', options.drainWindowSeconds);
     const timer = setTimeout(() => {
-      log.warn({ worker: slot.id, pid: old.process.pid }, 'old worker did not drain in time: killing it');
-      old.process.kill('SIGKILL');
+      log.warn({ worker: slot.id, pid: old.pid }, 'old worker did not drain in time: killing it');
+      old.kill('SIGKILL');
     }, (options.drainWindowSeconds + config.shutdown.timeoutSeconds) * 1000);
     await exited;
     clearTimeout(timer);
@@ -212,12 +217,18 @@ export class Supervisor {
   }
 
   private drain(worker: Worker, mode: DrainMode, windowSeconds: number): void {
-    if (worker.isConnected()) worker.send({ type: 'drain', mode, windowSeconds } satisfies ToWorker);
-    else worker.process.kill('SIGTERM');
+    if (worker.connected) worker.send({ type: 'drain', mode, windowSeconds } satisfies ToWorker);
+    else worker.kill('SIGTERM');
   }
 
   private fork(slot: Slot): void {
-    const worker = cluster.fork({ HERALD_WORKER_ID: String(slot.id) });
+    const worker = fork(WORKER_SCRIPT, [], {
+      env: { ...process.env, HERALD_WORKER_ID: String(slot.id) },
+      execArgv: [...process.execArgv, ...this.deps.config.workerNodeOptions.split(' ').filter(Boolean)],
+      serialization: 'advanced',
+    });
+    // A send racing the worker's exit fails with an 'error' event; unhandled, it would kill the primary.
+    worker.on('error', (err) => this.deps.log.warn({ worker: slot.id, err: err.message }, 'worker IPC error'));
     slot.worker = worker;
     slot.listening = false;
     slot.startedAt = Date.now();
@@ -246,7 +257,7 @@ export class Supervisor {
     slot.crashesInARow = ranFor > STABLE_AFTER_MS ? 1 : slot.crashesInARow + 1;
     const { minDelayMs, maxDelayMs } = this.deps.config.respawn;
     const wait = Math.min(maxDelayMs, minDelayMs * 2 ** (slot.crashesInARow - 1));
-    this.deps.log.error({ worker: slot.id, pid: worker.process.pid, code, signal, ranForMs: ranFor, respawnInMs: wait }, 'worker died; respawning');
+    this.deps.log.error({ worker: slot.id, pid: worker.pid, code, signal, ranForMs: ranFor, respawnInMs: wait }, 'worker died; respawning');
     slot.respawnTimer = setTimeout(() => {
       if (!this.shuttingDown) this.fork(slot);
     }, wait);

@@ -74,6 +74,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
+  /** Herald is push-only: a client may send a few frames of any kind per window, then it is cut off. */
+  const countFrame = (ws: Connection) => {
+    if (limiter.allow(ws)) return;
+    stats.clientFloodCloses++;
+    ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
+  };
+
   /** A bug in a connection's handler closes that connection (1011) and leaves the others alone. */
   function guardWs<A extends unknown[]>(handler: string, handle: (ws: Connection, ...args: A) => void) {
     return (ws: Connection, ...args: A) => {
@@ -152,16 +159,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (message.byteLength > config.clientFrames.maxBytes) {
         stats.oversizedFrameCloses++;
         ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame too large');
-      } else if (!limiter.allow(ws)) {
-        stats.clientFloodCloses++;
-        ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
-      }
+      } else countFrame(ws);
     }),
+    // Control frames count too. uWS has already answered a ping with a pong when this runs,
+    // so a ping flood gets at most clientFrames.maxPerWindow + 1 pongs before the close.
+    ping: guardWs('ping', (ws) => countFrame(ws)),
+    pong: guardWs('pong', (ws) => countFrame(ws)),
     close: guardWs('close', (ws, code, message) => {
       stats.connections--;
       const session = ws.getUserData().session;
       if (session) hub.recovery.closed(session);
       for (const observer of observers) observer.closed(ws);
+      limiter.forget(ws);
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     }),
     // The broker only needs to deliver a topic here while some local connection holds it (raw, envelope or recovering).

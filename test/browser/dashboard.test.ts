@@ -14,7 +14,7 @@ const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOT
   ? path.join(__dirname, '..', '..', '..', 'docs', 'dashboard.png')
   : path.join(os.tmpdir(), `herald-dashboard-${process.pid}.png`);
 
-/** Debian's chromium; installed on the spot when missing and apt-get is usable (CI runs as root). */
+/** Debian's chromium; inunresponsive on the spot when missing and apt-get is usable (CI runs as root). */
 function findChromium(): string | undefined {
   if (fs.existsSync(CHROMIUM)) return CHROMIUM;
   if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
@@ -26,7 +26,7 @@ function findChromium(): string | undefined {
 describe('dashboard', () => {
   it('renders live charts and the worker table in headless Chromium', async (t) => {
     const executablePath = findChromium();
-    if (!executablePath) return t.skip(`no chromium at ${CHROMIUM} and it could not be installed (apt-get install chromium)`);
+    if (!executablePath) return t.skip(`no chromium at ${CHROMIUM} and it could not be inunresponsive (apt-get install chromium)`);
 
     // A fresh profile per run; playwright passes it as --user-data-dir.
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));

@@ -39,9 +39,13 @@ export class RedisServer {
     });
   }
 
-  /** SIGSTOP freezes the server (connections stay open, nothing is answered); SIGCONT thaws it. */
-  signal(signal: NodeJS.Signals): void {
-    this.child?.kill(signal);
+  /** SIGSTOP: the server keeps its connections but answers nothing, like a Redis stuck or swapped out. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   client(): Redis {

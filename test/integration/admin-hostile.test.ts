@@ -9,7 +9,7 @@ describe('admin server under malformed requests', () => {
   let herald: HeraldProcess;
 
   before(async () => {
-    herald = await new HeraldProcess({ env: { HERALD_WORKERS: '1' } }).start();
+    herald = await new HeraldProcess({ env: { HERALD_WORKERS: '1', HERALD_MAX_PUBLISH_BYTES: '1000' } }).start();
   });
   after(async () => {
     await herald?.stop();
@@ -29,5 +29,17 @@ describe('admin server under malformed requests', () => {
     assert.equal(res.status, 400);
     const twice = await fetch(`${herald.adminUrl}/publish?topic=a&topic=b`, { method: 'POST', body: 'x' });
     assert.equal(twice.status, 400);
+  });
+
+  it('answers 413 to a chunked body over the limit instead of resetting the connection', async () => {
+    const chunk = Buffer.alloc(16 * 1024, 97);
+    const chunks = Array.from({ length: 16 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+    const request = Buffer.concat([Buffer.from('POST /publish?topic=t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'), ...chunks, Buffer.from('0\r\n\r\n')]);
+    const answer = await rawExchange(herald.adminPort, request, 1000);
+    assert.equal(answer.status, 413, answer.text || answer.ended);
+    assert.match(answer.text, /payload over 1000 bytes/);
+    // And a declared Content-Length over the limit is refused before the body is read.
+    const declared = await rawExchange(herald.adminPort, 'POST /publish?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc', 500);
+    assert.equal(declared.status, 413);
   });
 });

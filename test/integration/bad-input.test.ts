@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeraldProcess } from '../helpers/herald-process';
 import { waitFor } from '../helpers/ports';
 import { rawExchange } from '../helpers/raw-http';
+import { encodeFrame, RawWs } from '../helpers/raw-ws';
 import { closeAll, connect } from '../helpers/ws-clients';
 
 const upgradeRequest = (target: string, headers: Record<string, string | undefined>, method = 'GET') =>
@@ -133,6 +134,17 @@ describe('bad input from clients', () => {
     assert.match(c.closeReason ?? '', /too many client messages/);
   });
 
+  it('counts pings and pongs toward the frame limit: a ping flood or pong flood is closed with 4400', async () => {
+    for (const opcode of [0x9, 0xa]) {
+      const ws = await RawWs.open(herald.port);
+      ws.send(Buffer.concat(Array.from({ length: 5000 }, () => encodeFrame({ opcode }))));
+      await ws.ended;
+      assert.equal(ws.closeCode, 4400, `opcode ${opcode}`);
+      // HERALD_MAX_CLIENT_MESSAGES is 5: uWS answers each ping before herald sees it, so a few pongs go out, not 5000.
+      assert.ok(ws.count(0xa) <= 6, `${ws.count(0xa)} pongs for opcode ${opcode}`);
+    }
+  });
+
   it('lets a client send a few small messages without harm', async () => {
     const c = await connect(herald.wsUrl);
     for (let i = 0; i < 3; i++) c.ws.send('ping me');
@@ -145,7 +157,7 @@ describe('bad input from clients', () => {
   it('counts the closes in stats', async () => {
     const stats = await herald.stats();
     const w = stats.perWorker[0].stats as Record<string, number>;
-    assert.equal(w.clientFloodCloses, 1);
+    assert.equal(w.clientFloodCloses, 3);
     assert.equal(w.oversizedFrameCloses, 2);
   });
 });

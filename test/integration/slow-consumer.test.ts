@@ -6,7 +6,7 @@ import { waitFor } from '../helpers/ports';
 import { closeAll, connect } from '../helpers/ws-clients';
 
 /** A WebSocket client that completes the handshake and then never reads: the slowest consumer. */
-function stalledClient(port: number): Promise<net.Socket> {
+function unresponsiveClient(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () =>
       socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
@@ -28,10 +28,10 @@ async function flood(herald: HeraldProcess, messages: number, bytes: number) {
 }
 
 describe('slow consumers', () => {
-  it('"close" policy: a stalled client is closed and counted; healthy clients get everything', async () => {
+  it('"close" policy: a unresponsive client is closed and counted; healthy clients get everything', async () => {
     const herald = await new HeraldProcess({ env: { HERALD_WORKERS: '1', HERALD_MAX_BUFFERED_BYTES: '65536', HERALD_SLOW_CONSUMER_POLICY: 'close' } }).start();
     try {
-      const stalled = await stalledClient(herald.port);
+      const unresponsive = await unresponsiveClient(herald.port);
       const healthy = await connect(herald.wsUrl);
       await flood(herald, 60, 100_000);
       await waitFor('slow consumer closed', async () => {
@@ -40,18 +40,18 @@ describe('slow consumers', () => {
       });
       await waitFor('healthy client got all 60', () => healthy.messages.length === 60);
       assert.equal(healthy.closeCode, undefined);
-      await waitFor('stalled connection gone', async () => (await herald.stats()).connections === 1, 20_000);
-      stalled.destroy();
+      await waitFor('unresponsive connection gone', async () => (await herald.stats()).connections === 1, 20_000);
+      unresponsive.destroy();
       closeAll([healthy]);
     } finally {
       await herald.stop();
     }
   });
 
-  it('"skip" policy: a stalled client stays connected and is reported as skipping', async () => {
+  it('"skip" policy: a unresponsive client stays connected and is reported as skipping', async () => {
     const herald = await new HeraldProcess({ env: { HERALD_WORKERS: '1', HERALD_MAX_BUFFERED_BYTES: '65536', HERALD_SLOW_CONSUMER_POLICY: 'skip' } }).start();
     try {
-      const stalled = await stalledClient(herald.port);
+      const unresponsive = await unresponsiveClient(herald.port);
       await flood(herald, 60, 100_000);
       await waitFor('reported as skipping', async () => {
         const w = (await herald.stats()).perWorker[0].stats as Record<string, number>;
@@ -61,7 +61,7 @@ describe('slow consumers', () => {
       assert.equal(stats.connections, 1);
       assert.equal(stats.slowConsumerCloses, 0);
       // The worker's memory for it stays bounded by the limit: well under the 6 MB published.
-      stalled.destroy();
+      unresponsive.destroy();
     } finally {
       await herald.stop();
     }

@@ -29,5 +29,9 @@ describe('capacity and limits', () => {
     const socket = {};
     assert.deepEqual([1, 2, 3, 4].map(() => limiter.allow(socket, 0)), [true, true, true, false]);
     assert.equal(limiter.allow(socket, 1000), true, 'a new window starts over');
+    const other = {};
+    assert.equal(limiter.allow(other, 1500), true, 'sockets are counted apart');
+    limiter.forget(socket);
+    assert.deepEqual([1, 2, 3].map(() => limiter.allow(socket, 1600)), [true, true, true], 'a forgotten socket starts over');
   });
 });

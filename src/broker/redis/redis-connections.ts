@@ -3,7 +3,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 /** Where herald's Redis lives and how long a command may take. */
 export interface RedisEndpoint {
   url: string;
-  /** A command not answered within this time fails (publish answers 503; the broker counts as stalled). */
+  /** A command not answered within this time fails (publish answers 503; the broker counts as unresponsive). */
   commandTimeoutMs: number;
 }
 

@@ -5,14 +5,14 @@ import type { BrokerState } from '../broker';
 export const PROBE_INTERVAL_MS = 1000;
 
 /**
- * One ioredis connection and what herald knows of it: connected, stalled (up but
+ * One ioredis connection and what herald knows of it: connected, unresponsive (up but
  * not answering a PING within the command timeout, e.g. a SIGSTOPped Redis) or
  * down. A stall is noticed within PROBE_INTERVAL_MS + commandTimeoutMs.
  */
 export class RedisLink {
   reconnects = 0;
   private readyOnce = false;
-  private stalled = false;
+  private unresponsive = false;
   private probing = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -25,11 +25,11 @@ export class RedisLink {
     redis.on('ready', () => {
       if (this.readyOnce) this.reconnects++;
       this.readyOnce = true;
-      this.stalled = false;
+      this.unresponsive = false;
       onChange();
     });
     redis.on('close', () => {
-      this.stalled = false;
+      this.unresponsive = false;
       onChange();
     });
     this.timer = setInterval(() => this.probe(), probeIntervalMs);
@@ -43,7 +43,7 @@ export class RedisLink {
   get state(): BrokerState {
     switch (this.redis.status) {
       case 'ready':
-        return this.stalled ? 'stalled' : 'connected';
+        return this.unresponsive ? 'unresponsive' : 'connected';
       case 'end':
         return 'closed';
       case 'wait':
@@ -57,7 +57,7 @@ export class RedisLink {
 
   /** True when the link is up and answered its last probe. */
   get answering(): boolean {
-    return this.ready && !this.stalled;
+    return this.ready && !this.unresponsive;
   }
 
   close(): void {
@@ -68,29 +68,29 @@ export class RedisLink {
   private probe(): void {
     if (this.probing || !this.ready) return;
     this.probing = true;
-    const late = setTimeout(() => this.setStalled(true), this.commandTimeoutMs);
+    const late = setTimeout(() => this.setUnresponsive(true), this.commandTimeoutMs);
     const settle = (answered: boolean) => {
       clearTimeout(late);
       this.probing = false;
-      // No answer while the link still looks up (ioredis's own command timeout): stalled.
+      // No answer while the link still looks up (ioredis's own command timeout): unresponsive.
       // A link that dropped reports through 'close' instead.
-      if (answered) this.setStalled(false);
-      else if (this.ready) this.setStalled(true);
+      if (answered) this.setUnresponsive(false);
+      else if (this.ready) this.setUnresponsive(true);
     };
     // PING is valid in subscriber mode too.
     this.redis.ping().then(() => settle(true), () => settle(false));
   }
 
-  private setStalled(stalled: boolean): void {
-    if (this.stalled === stalled) return;
-    this.stalled = stalled;
+  private setUnresponsive(unresponsive: boolean): void {
+    if (this.unresponsive === unresponsive) return;
+    this.unresponsive = unresponsive;
     this.onChange();
   }
 }
 
 /** The worst of several links' states: one link down makes the broker down. */
 export function combinedState(states: BrokerState[]): BrokerState {
-  const order: BrokerState[] = ['closed', 'disconnected', 'stalled', 'connecting', 'connected'];
+  const order: BrokerState[] = ['closed', 'disconnected', 'unresponsive', 'connecting', 'connected'];
   for (const state of order) if (states.includes(state)) return state;
   return 'connected';
 }
