@@ -54,7 +54,7 @@ export class RedisBroker implements Broker {
     const link = this.commands();
     // Refused at once rather than queued: the caller learns the message was not sent.
     if (!link.ready) throw new BrokerUnavailableError(`redis is ${link.redis.status}`);
-    if (!link.answering) throw new BrokerUnavailableError(`redis is not answering within ${this.options.commandTimeoutMs} ms`);
+    if (!link.answering) throw new BrokerUnavailableError(`redis is unresponsive: no answer within ${this.options.commandTimeoutMs} ms`);
     try {
       if (!this.hasHistory(topic)) {
         await link.redis.publish(rawChannel(this.options.prefix, topic), payload);
