@@ -34,6 +34,7 @@ function sources(root, dir) {
 function staleReason(root) {
   const tsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8'));
   const outDir = tsconfig.compilerOptions.outDir;
+  if (!fs.existsSync(path.join(root, outDir))) return `${outDir}/ has not been built`;
   const configTime = fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs;
   for (const dir of tsconfig.include) {
     for (const src of sources(root, dir)) {
@@ -64,13 +65,13 @@ function main() {
   const reason = staleReason(root);
   if (!reason) return 0;
   if (process.argv.includes('--check')) {
-    process.stderr.write(`herald: dist/ is stale: ${reason}\n`);
+    process.stderr.write(`herald: the build is stale: ${reason}\n`);
     return 1;
   }
   const tsc = findTsc(root);
   if (!tsc) {
     process.stderr.write(
-      `herald: dist/ is stale (${reason}) and TypeScript is not installed here (installed with --omit=dev?).\n` +
+      `herald: the build is stale (${reason}) and TypeScript is not installed here (installed with --omit=dev?).\n` +
         'herald: build where the dev dependencies are: npm ci (it builds), then npm prune --omit=dev; see "Deploying" in README.md\n',
     );
     return 1;
