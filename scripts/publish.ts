@@ -4,10 +4,13 @@
  *   echo '{"x":1}' | scripts/publish --topic user:42 --via redis://127.0.0.1:6379
  * --via takes a redis:// URL (PUBLISH <prefix><topic>) or the admin server's http:// URL
  * (POST /publish, the only way into the local broker). Default: from herald's config.
+ * It always says where it published and why there, and whether the message was sequenced
+ * (given a seq and stored for recovery) and why.
  */
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
-import { loadConfig } from '../src/config';
+import { configSources, loadConfig, shortPath, type HeraldConfig } from '../src/config';
+import { seqKey } from '../src/history/history-keys';
 import { HistoryRules } from '../src/history/history-rules';
 import { publishWithHistory } from '../src/history/publish-script';
 import { isValidTopic } from '../src/protocol/topics';
@@ -16,6 +19,88 @@ async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+interface Route {
+  kind: 'redis' | 'admin';
+  url: string;
+  /** why this route: --via, or what in herald's configuration chose it */
+  why: string;
+}
+
+function configDescription(): string {
+  const sources = configSources();
+  return `NODE_ENV=${sources.env}, ${sources.files.map(shortPath).join(', ')}`;
+}
+
+function chooseRoute(via: string | undefined, config: HeraldConfig): Route {
+  if (via) return { kind: /^rediss?:/.test(via) ? 'redis' : 'admin', url: via.replace(/\/$/, ''), why: 'given with --via' };
+  const from = `herald's configuration (${configDescription()})`;
+  if (config.broker === 'redis') return { kind: 'redis', url: config.redis.url, why: `${from} has broker "redis" and redis.url (HERALD_REDIS_URL)` };
+  return { kind: 'admin', url: `http://${config.admin.host}:${config.admin.port}`, why: `${from} has broker "local", which only the admin API reaches, at admin.host:admin.port (HERALD_ADMIN_HOST, HERALD_ADMIN_PORT)` };
+}
+
+/** A URL fit to print: a Redis password is masked. */
+function shown(url: string): string {
+  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+}
+
+/** fetch() says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND...) is in its cause. */
+function reason(err: unknown): string {
+  const e = err as Error & { cause?: Error & { code?: string } };
+  return e.cause ? `${e.message}: ${e.cause.message}` : e.message;
+}
+
+const CHOOSE_ANOTHER = '  if herald runs elsewhere or on other ports, name it: --via http://HOST:ADMIN_PORT or --via redis://HOST:PORT';
+const whyThere = (route: Route): string => `  why there: ${route.why}`;
+
+async function viaRedis(route: Route, config: HeraldConfig, topic: string, payload: Buffer, prefix: string): Promise<void> {
+  const redis = new Redis(route.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err)); // connect() rejects with "Connection is closed"; the cause comes here
+  try {
+    await redis.connect().catch((err: Error) => {
+      throw new Error(`could not connect to Redis at ${shown(route.url)}: ${(lastError ?? err).message}\n${whyThere(route)}\n${CHOOSE_ANOTHER}`);
+    });
+    const where = `via Redis at ${shown(route.url)}`;
+    const rulesFrom = process.env.HERALD_HISTORY !== undefined ? 'HERALD_HISTORY' : `history.rules of ${configDescription()}`;
+    // Topics with history go through the same Lua script as herald's own publishes: seq + stored + published.
+    const rule = new HistoryRules(config.history.rules).ruleFor(topic);
+    if (rule) {
+      const seq = await publishWithHistory(redis, prefix, topic, payload, rule);
+      process.stdout.write(`published ${payload.length} bytes to ${topic} ${where} with seq ${seq}\n${whyThere(route)}\n`);
+      process.stdout.write(`history: ${topic} matches rule "${rule.pattern}" (${rule.maxLength} entries, ${rule.maxAgeSeconds} s) in ${rulesFrom}: sequenced and stored\n`);
+      return;
+    }
+    const heraldKeepsHistory = (await redis.exists(seqKey(prefix, topic))) === 1;
+    const receivers = await redis.publish(prefix + topic, payload);
+    process.stdout.write(`published ${payload.length} bytes to ${topic} ${where}: ${receivers} herald workers subscribed to ${prefix}${topic}\n${whyThere(route)}\n`);
+    const rules = config.history.rules.length === 0 ? 'no history rules' : `no rule for ${topic}`;
+    process.stdout.write(`history: ${rules} in ${rulesFrom}: plain PUBLISH, no seq, not stored\n`);
+    if (heraldKeepsHistory) {
+      process.stderr.write(
+        `warning: Redis holds ${seqKey(prefix, topic)}, so herald keeps history for ${topic}, but this script has no rule for it: ` +
+          'this message got no seq and is not in the history, so recovering clients will not get it. ' +
+          "Give the script herald's history rules (the same NODE_ENV and config files, or HERALD_HISTORY) or publish through the admin API.\n",
+      );
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function viaAdmin(route: Route, topic: string, payload: Buffer, apiKey: string): Promise<void> {
+  const endpoint = `${route.url}/publish?topic=${encodeURIComponent(topic)}`;
+  let res: Response;
+  try {
+    res = await fetch(endpoint, { method: 'POST', body: payload, headers: apiKey ? { Authorization: `Bearer ${apiKey}` } : {} });
+  } catch (err) {
+    throw new Error(`could not reach herald's admin API at POST ${endpoint}: ${reason(err)}\n${whyThere(route)}\n${CHOOSE_ANOTHER}`);
+  }
+  const body = await res.text();
+  if (!res.ok) throw new Error(`herald's admin API at POST ${endpoint} answered ${res.status}: ${body.trim()}\n${whyThere(route)}`);
+  process.stdout.write(`published ${payload.length} bytes to ${topic} via the admin API at ${route.url}\n${whyThere(route)}\n`);
+  process.stdout.write("history: decided by that herald with its own history.rules (a topic with a rule is sequenced and stored)\n");
 }
 
 async function main(): Promise<number> {
@@ -37,35 +122,9 @@ async function main(): Promise<number> {
   const topic = values.topic!;
   if (!isValidTopic(topic)) throw new Error(`invalid topic "${topic}": 1 to 128 characters of [A-Za-z0-9_.:-]`);
   const payload = values.message !== undefined ? Buffer.from(values.message) : await readStdin();
-  const via = values.via ?? (config.broker === 'redis' ? config.redis.url : `http://${config.admin.host}:${config.admin.port}`);
-
-  if (/^rediss?:/.test(via)) {
-    const redis = new Redis(via, { maxRetriesPerRequest: 1, retryStrategy: () => null });
-    try {
-      const prefix = values.prefix ?? config.redis.prefix;
-      // Topics with history go through the same Lua script as herald's own publishes: seq + stored + published.
-      const rule = new HistoryRules(config.history.rules).ruleFor(topic);
-      if (rule) {
-        const seq = await publishWithHistory(redis, prefix, topic, payload, rule);
-        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis with seq ${seq}\n`);
-      } else {
-        const receivers = await redis.publish(prefix + topic, payload);
-        process.stdout.write(`published ${payload.length} bytes to ${topic} via redis (${receivers} herald workers subscribed)\n`);
-      }
-    } finally {
-      redis.disconnect();
-    }
-    return 0;
-  }
-  const apiKey = values['api-key'] ?? config.admin.apiKey;
-  const res = await fetch(`${via.replace(/\/$/, '')}/publish?topic=${encodeURIComponent(topic)}`, {
-    method: 'POST',
-    body: payload,
-    headers: apiKey ? { Authorization: `Bearer ${apiKey}` } : {},
-  });
-  const body = await res.text();
-  if (!res.ok) throw new Error(`admin API answered ${res.status}: ${body.trim()}`);
-  process.stdout.write(`published ${payload.length} bytes to ${topic} via ${via}\n`);
+  const route = chooseRoute(values.via, config);
+  if (route.kind === 'redis') await viaRedis(route, config, topic, payload, values.prefix ?? config.redis.prefix);
+  else await viaAdmin(route, topic, payload, values['api-key'] ?? config.admin.apiKey);
   return 0;
 }
 

@@ -444,9 +444,13 @@ export function configSources(env: NodeJS.ProcessEnv = process.env): ConfigSourc
 
 /** One line saying which files a configuration came from, e.g. for NODE_ENV=staging without config/staging.json. */
 export function describeSources(sources: ConfigSources): string {
-  const shown = sources.files.map((f) => path.relative(process.cwd(), f) || f).join(', ');
-  const missing = sources.missing ? `no ${path.relative(process.cwd(), sources.missing)} for NODE_ENV=${sources.env}, ` : '';
-  return `configuration: ${missing}loaded ${shown} and environment variables`;
+  const missing = sources.missing ? `no ${shortPath(sources.missing)} for NODE_ENV=${sources.env}, ` : '';
+  return `configuration: ${missing}loaded ${sources.files.map(shortPath).join(', ')} and environment variables`;
+}
+
+/** A path as a person at this shell would type it. */
+export function shortPath(file: string): string {
+  return path.relative(process.cwd(), file) || file;
 }
 
 const SCHEMA_ROWS = describeSchema();
