@@ -91,6 +91,13 @@ describe('kernel limits: one table, sized from the target, only raising', () => 
     assert.ok(!planKernelLimits(target(1_000_000), sysctlReader(fake(noModule))).some((p) => p.key === 'net.netfilter.nf_conntrack_max'));
   });
 
+  it('is the table the README documents', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Kernel and file limits'), readme.indexOf('### TLS and load balancers'));
+    const documented = [...section.matchAll(/^\| `([a-z_.-]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(documented, KERNEL_LIMITS.map((l) => l.key));
+  });
+
   it('feeds the start-up check: each finding carries the line that lifts it', () => {
     const findings = checkKernelLimits({ targetConnections: 1_000_000, workers: 16, nofileSoft: 20_000, nofileHard: 20_000 }, sysctlReader(fake(DEFAULTS)));
     assert.deepEqual(findings.map((f) => f.name), ['net.ipv4.tcp_mem', 'nofile (per process)']);
