@@ -1,7 +1,7 @@
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import cluster from 'node:cluster';
 import { checkFileKeys, checkNumericEnv, ConfigError, readConfigFile } from './config-files';
 import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './history/history-rules';
 
@@ -14,6 +14,7 @@ import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './his
 
 /** NODE_ENV names a file in config/, so it may not hold a path. */
 const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const ENV_NAME_RULE = 'must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json)';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -57,7 +58,7 @@ const schema = {
   env: {
     doc: 'Deployment environment; loads config/<env>.json over config/default.json when that file exists (production and test ship with herald; add e.g. config/staging.json). Without the file herald says so at start and runs on default.json; "development" has no file of its own.',
     format: (value: unknown) => {
-      if (typeof value !== 'string' || !ENV_NAME.test(value)) throw new Error('must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json)');
+      if (typeof value !== 'string' || !ENV_NAME.test(value)) throw new Error(ENV_NAME_RULE);
     },
     default: 'development',
     env: 'NODE_ENV',
@@ -428,13 +429,14 @@ export interface ConfigSources {
 export function configSources(env: NodeJS.ProcessEnv = process.env): ConfigSources {
   const name = env.NODE_ENV || 'development';
   if (!ENV_NAME.test(name)) {
-    throw new ConfigError(`env: NODE_ENV must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json): value was ${JSON.stringify(name)}`);
+    throw new ConfigError(`env: NODE_ENV ${ENV_NAME_RULE}: value was ${JSON.stringify(name)}`);
   }
   const files = [path.join(CONFIG_DIR, 'default.json')];
   const envFile = path.join(CONFIG_DIR, `${name}.json`);
+  const found = fs.existsSync(envFile);
+  if (found) files.push(envFile);
   // "development" is the default and default.json is its configuration: no file of its own is expected.
-  const missing = fs.existsSync(envFile) ? undefined : name === 'development' ? undefined : envFile;
-  if (fs.existsSync(envFile)) files.push(envFile);
+  const missing = found || name === 'development' ? undefined : envFile;
   if (env.HERALD_CONFIG) {
     if (!fs.existsSync(env.HERALD_CONFIG)) throw new ConfigError(`HERALD_CONFIG: file not found: ${env.HERALD_CONFIG}`);
     files.push(env.HERALD_CONFIG);

@@ -12,8 +12,8 @@ import { sysctlReader, type SysctlReader } from './sysctl-reader';
  * while data is queued, so an idle connection costs the same with any
  * default; lowering them only slows busy sockets), tcp_max_syn_backlog (with
  * SYN cookies on, the default, a listener's half-open queue is capped by its
- * own backlog), netdev_max_backlog (loopback and veth packets are processed
- * in the sending context, NICs by NAPI), tcp_tw_reuse and vm.overcommit_memory
+ * own backlog), netdev_max_backlog (loopback and veth packets are normally
+ * processed right after they are sent, a NIC's by NAPI polling), tcp_tw_reuse and vm.overcommit_memory
  * (nothing in herald depends on them).
  */
 
