@@ -60,8 +60,9 @@ describe('scripts/herald.service', () => {
   it('passes systemd-analyze verify without a warning', () => {
     const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8', timeout: 60_000 });
     assert.ok(!r.error, `systemd-analyze is missing (.ci/run installs Debian's systemd package): ${r.error?.message}`);
-    assert.equal(r.stderr.trim(), '', 'no warning');
-    assert.equal(r.status, 0);
+    // Only lines about this unit count: a fresh systemd may also comment on units it ships.
+    assert.deepEqual(r.stderr.split('\n').filter((l) => /herald/.test(l)), [], 'no warning about the unit');
+    assert.equal(r.status, 0, r.stderr);
   });
 
   it('starts what npm start starts, reloads with SIGHUP and stops within herald\'s own drain', () => {
