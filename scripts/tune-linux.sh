@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --connections|--workers|--sources)
       [ $# -ge 2 ] || { echo "$1 needs a value" >&2; exit 2; }
       plan_args+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
