@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { nofileNeeded, planKernelLimits, type LimitPlan, type LimitTarget } from '../src/capacity/kernel-limits';
+import { nofileNeeded, planKernelLimits, PROCESS_RESERVE_FILES, type LimitPlan, type LimitTarget } from '../src/capacity/kernel-limits';
 import { readOpenFileLimit } from '../src/capacity/fd-limits';
 import { sysctlReader } from '../src/capacity/sysctl-reader';
 
@@ -42,12 +42,12 @@ export function sysctlPlanText(t: LimitTarget, plans: LimitPlan[], source: strin
   const need = nofileNeeded(t);
   out.push(
     '',
-    `# Open files per process (nofile, not a sysctl): each herald worker needs >= ${need} (its share of the connections plus ${need - Math.ceil(t.connections / t.workers)} of its own).`,
+    `# Open files per process (nofile, not a sysctl): each herald worker needs >= ${need} (its share of the connections plus ${PROCESS_RESERVE_FILES} of its own).`,
     `#   systemd: LimitNOFILE (scripts/herald.service sets 1048576); containers: --ulimit nofile=${need}:${need} or more.`,
     `#   login shells: /etc/security/limits.d/90-herald.conf (--persist writes it when needed).`,
     files.hard >= need
       ? `#   this shell: soft ${files.soft}, hard ${files.hard}: ${files.soft >= need ? 'enough' : `raise the soft limit with ulimit -n ${need}`}.`
-      : `#   this shell: soft ${files.soft}, hard ${files.hard}: too low; where the hard limit cannot be raised, HERALD_WORKERS=${Math.ceil(t.connections / Math.max(1, files.hard - 1024))} spreads the target under it.`,
+      : `#   this shell: soft ${files.soft}, hard ${files.hard}: too low; where the hard limit cannot be raised, HERALD_WORKERS=${Math.ceil(t.connections / Math.max(1, files.hard - PROCESS_RESERVE_FILES))} spreads the target under it.`,
   );
   return `${out.join('\n')}\n`;
 }
