@@ -1,89 +1,88 @@
 #!/usr/bin/env bash
-# Linux tuning for a herald box holding a million connections (the C1M article's settings,
-# with TCP memory sized for idle push connections). Run as root.
-#   scripts/tune-linux.sh --dry-run            print what would change, change nothing
-#   scripts/tune-linux.sh                      apply now (sysctl -w) and print the persistent lines
-#   scripts/tune-linux.sh --persist            also write /etc/sysctl.d/90-herald.conf and /etc/security/limits.d/90-herald.conf
-#   CONNECTIONS=2000000 scripts/tune-linux.sh  size the limits for another target
+# Raises the kernel limits that cap how many connections a herald box holds, sized from the
+# target (src/capacity/kernel-limits.ts, the table herald's start-up check also uses). It never
+# lowers anything, and prints the reason for every line it changes.
+#   scripts/tune-linux.sh --dry-run                     print the plan, change nothing (no root needed)
+#   scripts/tune-linux.sh                               apply it now (sysctl -p), as root
+#   scripts/tune-linux.sh --persist                     also write /etc/sysctl.d/90-herald.conf and, when needed,
+#                                                       /etc/security/limits.d/90-herald.conf
+#   --connections N (default 1000000)  --workers W (default: cores, as herald)
+#   --loopback [--sources S]           the clients (a load test, a proxy) run on this box too
+#   HERALD_PROC_SYS=DIR scripts/tune-linux.sh --dry-run  plan against a copy of /proc/sys
+#   HERALD_PID=<primary pid> scripts/tune-linux.sh      also keep the OOM killer off herald's primary
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+planner="$root/dist/scripts/tune-plan.js"
 dry_run=0
 persist=0
-for arg in "$@"; do
-  case "$arg" in
+plan_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
     --dry-run) dry_run=1 ;;
     --persist) persist=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "unknown option: $arg" >&2; exit 2 ;;
+    --loopback) plan_args+=("$1") ;;
+    --connections|--workers|--sources)
+      [ $# -ge 2 ] || { echo "$1 needs a value" >&2; exit 2; }
+      plan_args+=("$1" "$2"); shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 
-connections=${CONNECTIONS:-1000000}
-files=$(( connections * 2 + 100000 ))   # a loopback test holds both ends on one box
-# tcp_mem is in pages (4 KiB): pressure at ~4 GiB, hard limit at ~12 GiB for a 1M-connection box.
-pages_per_gib=262144
-declare -A wanted=(
-  [fs.file-max]=$files
-  [fs.nr_open]=$files
-  [net.core.somaxconn]=65535
-  [net.ipv4.tcp_max_syn_backlog]=65535
-  [net.core.netdev_max_backlog]=65535
-  [net.ipv4.ip_local_port_range]="1024 65535"
-  [net.ipv4.tcp_mem]="$(( pages_per_gib * 4 )) $(( pages_per_gib * 8 )) $(( pages_per_gib * 12 ))"
-  # Small default buffers: idle push connections never need 87 KB each.
-  [net.ipv4.tcp_rmem]="4096 8192 4161536"
-  [net.ipv4.tcp_wmem]="4096 8192 4161536"
-  [net.ipv4.tcp_tw_reuse]=1
-  [vm.overcommit_memory]=1
-)
+if [ ! -f "$planner" ]; then
+  echo "$planner is missing: build herald first (npm ci, or npm run build)" >&2
+  exit 1
+fi
+if [ -n "${HERALD_PROC_SYS:-}" ] && [ "$HERALD_PROC_SYS" != /proc/sys ] && [ "$dry_run" = 0 ]; then
+  echo "HERALD_PROC_SYS=$HERALD_PROC_SYS is a copy of /proc/sys: only --dry-run plans against it" >&2
+  exit 2
+fi
 
-current() { sysctl -n "$1" 2>/dev/null | tr -s '\t ' ' ' || echo "unavailable"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+node "$planner" "${plan_args[@]}" > "$work/sysctl.conf"
+node "$planner" --limits "${plan_args[@]}" > "$work/limits.conf"
+cat "$work/sysctl.conf"
 
-changes=()
-for key in "${!wanted[@]}"; do
-  have=$(current "$key")
-  want=${wanted[$key]}
-  # Single numbers are floors: never lower a limit that is already higher.
-  if [[ "$want" =~ ^[0-9]+$ && "$have" =~ ^[0-9]+$ && "$key" != net.ipv4.tcp_tw_reuse && "$key" != vm.overcommit_memory ]] && [ "$have" -ge "$want" ]; then
-    continue
-  fi
-  if [ "$have" != "$want" ]; then
-    changes+=("$key")
-    printf '%-32s %-28s -> %s\n' "$key" "$have" "$want"
-  fi
-done
-[ ${#changes[@]} -eq 0 ] && echo "kernel settings already as wanted"
-
-limits_line="* soft nofile $files
-* hard nofile $files
-root soft nofile $files
-root hard nofile $files"
+changes=$(grep -c '^[a-z]' "$work/sysctl.conf" || true)
 echo
-echo "per-process open files now: soft $(ulimit -Sn), hard $(ulimit -Hn); wanted $files"
-echo "  (systemd units: LimitNOFILE=$files; containers: --ulimit nofile=$files:$files)"
-echo "  where the hard limit cannot be raised, run more workers instead: HERALD_WORKERS=$(( connections / 19000 + 1 ))"
-
+if [ "$changes" = 0 ]; then
+  echo "# every kernel limit is already enough: nothing to change"
+fi
 if [ "$dry_run" = 1 ]; then
-  echo; echo "dry run: nothing changed"
+  echo "# dry run: nothing changed ($changes sysctl line(s) would be applied)"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
   echo "must run as root (or use --dry-run)" >&2
   exit 1
 fi
-for key in "${changes[@]}"; do
-  sysctl -q -w "$key=${wanted[$key]}" || echo "could not set $key (read-only here?)" >&2
-done
-# Keep the OOM killer off the gateway's primary; workers are respawned if one is killed.
-if [ -n "${HERALD_PID:-}" ]; then echo -1000 > "/proc/$HERALD_PID/oom_score_adj"; fi
+
+if [ "$changes" != 0 ]; then
+  echo "# applying $changes line(s) with sysctl -p:"
+  if ! sysctl -p "$work/sysctl.conf"; then
+    echo "some lines could not be applied (a read-only /proc/sys, as in a container: set them on the host)" >&2
+    exit 1
+  fi
+fi
+if [ -n "${HERALD_PID:-}" ]; then
+  # -1000 exempts the primary from the OOM killer: it holds the admin API and respawns workers,
+  # so under memory pressure the kernel kills a worker, whose clients reconnect to the others.
+  echo -1000 > "/proc/$HERALD_PID/oom_score_adj"
+  echo "# oom_score_adj of herald's primary (pid $HERALD_PID) set to -1000"
+fi
 
 if [ "$persist" = 1 ]; then
-  {
-    echo "# written by herald scripts/tune-linux.sh"
-    for key in "${!wanted[@]}"; do echo "$key = ${wanted[$key]}"; done
-  } > /etc/sysctl.d/90-herald.conf
-  echo "$limits_line" > /etc/security/limits.d/90-herald.conf
-  echo "wrote /etc/sysctl.d/90-herald.conf and /etc/security/limits.d/90-herald.conf"
-else
-  echo; echo "applied until reboot; to persist, rerun with --persist"
+  if [ "$changes" != 0 ]; then
+    install -m 0644 "$work/sysctl.conf" /etc/sysctl.d/90-herald.conf
+    echo "# wrote /etc/sysctl.d/90-herald.conf (applied at every boot)"
+  fi
+  if [ -s "$work/limits.conf" ]; then
+    install -m 0644 "$work/limits.conf" /etc/security/limits.d/90-herald.conf
+    echo "# wrote /etc/security/limits.d/90-herald.conf (new login sessions; systemd units use LimitNOFILE)"
+  fi
+elif [ "$changes" != 0 ]; then
+  echo "# applied until reboot; rerun with --persist to keep them"
 fi

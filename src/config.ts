@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
+import { checkFileKeys, checkNumericEnv, ConfigError, readConfigFile } from './config-files';
 import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './broker/history-rules';
 
 /**
@@ -9,6 +11,10 @@ import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './bro
  * config/default.json, config/<NODE_ENV>.json, the file named by HERALD_CONFIG,
  * environment variables.
  */
+
+/** NODE_ENV names a file in config/, so it may not hold a path. */
+const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const ENV_NAME_RULE = 'must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json)';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -50,8 +56,10 @@ convict.addFormat({
 
 const schema = {
   env: {
-    doc: 'Deployment environment; selects config/<env>.json.',
-    format: oneOf(['development', 'production', 'test']),
+    doc: 'Deployment environment; loads config/<env>.json over config/default.json when that file exists (production and test ship with herald; add e.g. config/staging.json). Without the file herald says so at start and runs on default.json; "development" has no file of its own.',
+    format: (value: unknown) => {
+      if (typeof value !== 'string' || !ENV_NAME.test(value)) throw new Error(ENV_NAME_RULE);
+    },
     default: 'development',
     env: 'NODE_ENV',
   },
@@ -381,11 +389,9 @@ type ValuesOf<S> = {
 
 export type HeraldConfig = ValuesOf<typeof schema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-/** Folder holding default.json, production.json, test.json. */
+/** Folder holding default.json and one file per NODE_ENV (production.json, test.json, ...). */
 export const CONFIG_DIR = path.resolve(__dirname, '..', '..', 'config');
 
 function deepFreeze<T>(value: T): T {
@@ -414,25 +420,83 @@ function crossCheck(config: HeraldConfig): void {
   }
 }
 
+/** Where a configuration comes from, lowest precedence first (environment variables override them all). */
+export interface ConfigSources {
+  env: string;
+  files: string[];
+  /** config/<env>.json when NODE_ENV names a file that does not exist */
+  missing?: string;
+}
+
+/** The environment name (validated: it becomes a file name) and the files it selects. */
+export function configSources(env: NodeJS.ProcessEnv = process.env): ConfigSources {
+  const name = env.NODE_ENV || 'development';
+  if (!ENV_NAME.test(name)) {
+    throw new ConfigError(`env: NODE_ENV ${ENV_NAME_RULE}: value was ${JSON.stringify(name)}`);
+  }
+  const files = [path.join(CONFIG_DIR, 'default.json')];
+  const envFile = path.join(CONFIG_DIR, `${name}.json`);
+  const found = fs.existsSync(envFile);
+  if (found) files.push(envFile);
+  // "development" is the default and default.json is its configuration: no file of its own is expected.
+  const missing = found || name === 'development' ? undefined : envFile;
+  if (env.HERALD_CONFIG) {
+    if (!fs.existsSync(env.HERALD_CONFIG)) throw new ConfigError(`HERALD_CONFIG: file not found: ${env.HERALD_CONFIG}`);
+    files.push(env.HERALD_CONFIG);
+  }
+  return { env: name, files, missing };
+}
+
+/** One line saying which files a configuration came from, e.g. for NODE_ENV=staging without config/staging.json. */
+export function describeSources(sources: ConfigSources): string {
+  const missing = sources.missing ? `no ${shortPath(sources.missing)} for NODE_ENV=${sources.env}, ` : '';
+  return `configuration: ${missing}loaded ${sources.files.map(shortPath).join(', ')} and environment variables`;
+}
+
+/** A path as a person at this shell would type it. */
+export function shortPath(file: string): string {
+  return path.relative(process.cwd(), file) || file;
+}
+
+const SCHEMA_ROWS = describeSchema();
+const SCHEMA_TYPES = new Map(SCHEMA_ROWS.map((r) => [r.key, typeof r.default]));
+const NUMERIC_ENV = SCHEMA_ROWS.filter((r) => typeof r.default === 'number');
+const noticesGiven = new Set<string>();
+
+export interface LoadOptions {
+  /**
+   * Told when NODE_ENV names no file in config/ (so the fallback is never silent). Default: one line on
+   * stderr, once per process; cluster workers stay quiet because their primary has said it.
+   */
+  notice?: (message: string) => void;
+}
+
+function stderrNotice(message: string): void {
+  if (!cluster.isPrimary || noticesGiven.has(message)) return;
+  noticesGiven.add(message);
+  process.stderr.write(`herald: ${message}\n`);
+}
+
 /**
  * Loads and validates the configuration. Throws ConfigError naming the key and
- * the reason on any invalid value, unknown key or unreadable file.
+ * the reason on any invalid value or unknown key, and the file (with line and
+ * column) for a file that is unreadable or not JSON.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): HeraldConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): HeraldConfig {
   try {
-    const c = convict(schema, { env, args: [] });
-    const files = [
-      path.join(CONFIG_DIR, 'default.json'),
-      path.join(CONFIG_DIR, `${c.get('env')}.json`),
-    ].filter((f) => fs.existsSync(f));
-    if (env.HERALD_CONFIG) {
-      if (!fs.existsSync(env.HERALD_CONFIG)) throw new ConfigError(`HERALD_CONFIG: file not found: ${env.HERALD_CONFIG}`);
-      files.push(env.HERALD_CONFIG);
+    const sources = configSources(env);
+    checkNumericEnv(env, NUMERIC_ENV);
+    // An empty NODE_ENV (e.g. "Environment=NODE_ENV=" in a unit) means the default, as configSources reads it.
+    const c = convict(schema, { env: env.NODE_ENV === '' ? { ...env, NODE_ENV: undefined } : env, args: [] });
+    for (const file of sources.files) {
+      const values = readConfigFile(file);
+      checkFileKeys(file, values, SCHEMA_TYPES);
+      c.load(values);
     }
-    c.loadFile(files);
     c.validate({ allowed: 'strict' });
     const config = c.getProperties() as unknown as HeraldConfig;
     crossCheck(config);
+    if (sources.missing) (options.notice ?? stderrNotice)(describeSources(sources));
     return deepFreeze(config);
   } catch (err) {
     if (err instanceof ConfigError) throw err;

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * Compiles herald only when dist/ is missing or older than a source. It runs
+ * at install (`prepare`, so `npm ci` leaves a built tree) and before
+ * `npm start` (`prestart`, a few stat calls when nothing changed), so a built
+ * tree starts at once and a production box needs no compiler. Plain
+ * JavaScript: it must run before anything is compiled.
+ *   node scripts/build-if-stale.js          build if stale
+ *   node scripts/build-if-stale.js --check  only say whether it is stale (exit 1 when it is)
+ */
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+/** Every .ts file (not .d.ts) under `dir`, relative to `root`. */
+function sources(root, dir) {
+  const out = [];
+  let entries = [];
+  try {
+    entries = fs.readdirSync(path.join(root, dir), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const rel = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...sources(root, rel));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+/** Why dist/ is stale (the first reason found), or undefined when every output is newer than its source and tsconfig.json. */
+function staleReason(root) {
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8'));
+  const outDir = tsconfig.compilerOptions.outDir;
+  if (!fs.existsSync(path.join(root, outDir))) return `${outDir}/ has not been built`;
+  const configTime = fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs;
+  for (const dir of tsconfig.include) {
+    for (const src of sources(root, dir)) {
+      const out = path.join(outDir, src.replace(/\.ts$/, '.js'));
+      let outTime;
+      try {
+        outTime = fs.statSync(path.join(root, out)).mtimeMs;
+      } catch {
+        return `${out} is missing`;
+      }
+      if (outTime < fs.statSync(path.join(root, src)).mtimeMs) return `${src} is newer than ${out}`;
+      if (outTime < configTime) return `tsconfig.json is newer than ${out}`;
+    }
+  }
+  return undefined;
+}
+
+function findTsc(root) {
+  try {
+    return require.resolve('typescript/bin/tsc', { paths: [root] });
+  } catch {
+    return undefined;
+  }
+}
+
+function main() {
+  const root = path.join(__dirname, '..');
+  const reason = staleReason(root);
+  if (!reason) return 0;
+  if (process.argv.includes('--check')) {
+    process.stderr.write(`herald: the build is stale: ${reason}\n`);
+    return 1;
+  }
+  const tsc = findTsc(root);
+  if (!tsc) {
+    process.stderr.write(
+      `herald: the build is stale (${reason}) and TypeScript is not installed here (installed with --omit=dev?).\n` +
+        'herald: build where the dev dependencies are: npm ci (it builds), then npm prune --omit=dev; see "Deploying" in README.md\n',
+    );
+    return 1;
+  }
+  process.stderr.write(`herald: building (${reason})\n`);
+  return spawnSync(process.execPath, [tsc, '-p', root], { stdio: 'inherit' }).status ?? 1;
+}
+
+module.exports = { staleReason };
+
+if (require.main === module) process.exit(main());
