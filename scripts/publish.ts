@@ -74,7 +74,7 @@ async function viaRedis(route: Route, topic: string, payload: Buffer, prefix: st
       process.stdout.write(`history: ${fn} is not loaded in this Redis (no herald with broker "redis" and prefix "${prefix}" has started on it): plain PUBLISH, no seq, not stored\n`);
       return;
     }
-    process.stdout.write(`published ${payload.length} bytes to ${topic} ${where} with FCALL ${fn}${seq === null ? '' : `, seq ${seq}`}\n${whyThere(route)}\n`);
+    process.stdout.write(`published ${payload.length} bytes to ${topic} ${where}${seq === null ? '' : ` with seq ${seq}`} (FCALL ${fn})\n${whyThere(route)}\n`);
     process.stdout.write(
       seq === null
         ? `history: no history rule matches ${topic} in the rules herald loaded into Redis: published without a seq, not stored\n`
@@ -96,7 +96,7 @@ async function viaAdmin(route: Route, topic: string, payload: Buffer, apiKey: st
   const body = await res.text();
   if (!res.ok) throw new Error(`herald's admin API at POST ${endpoint} answered ${res.status}: ${body.trim()}\n${whyThere(route)}`);
   const { seq } = JSON.parse(body) as { seq?: number };
-  process.stdout.write(`published ${payload.length} bytes to ${topic} via the admin API at ${route.url}${seq === undefined ? '' : `, seq ${seq}`}\n${whyThere(route)}\n`);
+  process.stdout.write(`published ${payload.length} bytes to ${topic} via the admin API at ${route.url}${seq === undefined ? '' : ` with seq ${seq}`}\n${whyThere(route)}\n`);
   process.stdout.write(
     seq === undefined
       ? `history: that herald has no history rule for ${topic}: published without a seq, not stored\n`

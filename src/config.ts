@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
@@ -466,13 +465,13 @@ const noticesGiven = new Set<string>();
 export interface LoadOptions {
   /**
    * Told when NODE_ENV names no file in config/ (so the fallback is never silent). Default: one line on
-   * stderr, once per process; cluster workers stay quiet because their primary has said it.
+   * stderr, once per process. Gateway workers pass a no-op: their primary has said it.
    */
   notice?: (message: string) => void;
 }
 
 function stderrNotice(message: string): void {
-  if (!cluster.isPrimary || noticesGiven.has(message)) return;
+  if (noticesGiven.has(message)) return;
   noticesGiven.add(message);
   process.stderr.write(`herald: ${message}\n`);
 }

@@ -61,7 +61,7 @@ function lazyMetrics(stats: WorkerStats): () => Promise<MetricsJson> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { notice: () => {} }); // the primary has told of a missing config file
   const log = createLogger(config.log.level, 'worker', workerId);
   const uws = loadNativeUws();
   const shutdown = new ShutdownList(log);

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { HeraldProcess } from '../helpers/herald-process';
 import { freePort } from '../helpers/ports';
 import { RedisServer } from '../helpers/redis-server';
 
@@ -48,22 +49,28 @@ describe('scripts/publish says where it published, why there, and whether histor
     assert.doesNotMatch(r.stderr, /hunter2/);
   });
 
-  it('sequences a topic its rules cover, saying which rule and where the rules came from', async () => {
-    const r = await publish(['--topic', 'news', '--message', 'first'], { HERALD_BROKER: 'redis', HERALD_REDIS_URL: redis.url, HERALD_HISTORY: 'news=100/60' });
+  it('publishes plain, saying so, while no herald has loaded its publish function into this Redis', async () => {
+    const r = await publish(['--topic', 'chat', '--message', 'hi', '--via', redis.url]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^published 5 bytes to news via Redis at ${redis.url} with seq 1\\n  why there: herald's configuration \\(NODE_ENV=test, [^)]*\\) has broker "redis"`));
-    assert.match(r.stdout, /history: news matches rule "news" \(100 entries, 60 s\) in HERALD_HISTORY: sequenced and stored/);
+    assert.match(r.stdout, /^published 2 bytes to chat via Redis at .*: 0 herald workers subscribed to herald:chat\n  why there: given with --via/);
+    assert.match(r.stdout, /history: herald_publish is not loaded in this Redis \(no herald with broker "redis" and prefix "herald:" has started on it\): plain PUBLISH, no seq, not stored/);
   });
 
-  it('says a plain PUBLISH is not sequenced, and warns when herald keeps history for that topic', async () => {
-    const plain = await publish(['--topic', 'chat', '--message', 'hi', '--via', redis.url]);
-    assert.equal(plain.code, 0, plain.stderr);
-    assert.match(plain.stdout, /to chat via Redis at .*: 0 herald workers subscribed to herald:chat/);
-    assert.match(plain.stdout, /history: no history rules in history\.rules of NODE_ENV=test, config\/default\.json, config\/test\.json: plain PUBLISH, no seq, not stored/);
-    assert.equal(plain.stderr, '', 'no history for chat anywhere: nothing to warn about');
-
-    const skipped = await publish(['--topic', 'news', '--message', 'second', '--via', redis.url]);
-    assert.equal(skipped.code, 0, skipped.stderr);
-    assert.match(skipped.stderr, /warning: Redis holds herald:\{news\}:seq, so herald keeps history for news, but this script has no rule for it/);
+  it("sequences what herald's own rules cover, through herald's function, and says so", async () => {
+    const herald = await new HeraldProcess({ env: { HERALD_BROKER: 'redis', HERALD_REDIS_URL: redis.url, HERALD_HISTORY: 'news=100/60' } }).start();
+    try {
+      const env = { HERALD_BROKER: 'redis', HERALD_REDIS_URL: redis.url };
+      const news = await publish(['--topic', 'news', '--message', 'first'], env);
+      assert.equal(news.code, 0, news.stderr);
+      assert.match(news.stdout, new RegExp(`^published 5 bytes to news via Redis at ${redis.url} with seq 1 \\(FCALL herald_publish\\)\\n  why there: herald's configuration \\(NODE_ENV=test, [^)]*\\) has broker "redis"`));
+      assert.match(news.stdout, /history: news matches a history rule herald loaded into Redis: sequenced and stored/);
+      const chat = await publish(['--topic', 'chat', '--message', 'hi'], env);
+      assert.equal(chat.code, 0, chat.stderr);
+      assert.match(chat.stdout, /history: no history rule matches chat in the rules herald loaded into Redis: published without a seq, not stored/);
+      const viaAdmin = await publish(['--topic', 'news', '--message', 'second', '--via', herald.adminUrl]);
+      assert.match(viaAdmin.stdout, /^published 6 bytes to news via the admin API at .* with seq 2\n/);
+    } finally {
+      await herald.stop();
+    }
   });
 });
