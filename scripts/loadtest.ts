@@ -1,9 +1,9 @@
 // CLI: npm run loadtest -- --connections 20000 --source-ips 127.0.0.2-127.0.0.11 ws://127.0.0.1:8080/ws
 import { writeFileSync } from 'node:fs';
-import { parseArgs, USAGE } from '../src/loadtest/options';
-import { LoadTest, sleep, type Progress } from '../src/loadtest/coordinator';
-import { progressLine, textReport } from '../src/loadtest/report-text';
-import { htmlReport } from '../src/loadtest/report-html';
+import { parseArgs, USAGE } from './loadtest/options';
+import { LoadTest, sleep, type Progress } from './loadtest/coordinator';
+import { progressLine, textReport } from './loadtest/report-text';
+import { htmlReport } from './loadtest/report-html';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -9,8 +9,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LoadTest, sleep } from '../../src/loadtest/coordinator';
-import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../../src/loadtest/options';
+import { LoadTest, sleep } from '../loadtest/coordinator';
+import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../loadtest/options';
 import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
 import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';

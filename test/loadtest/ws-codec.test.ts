@@ -1,7 +1,7 @@
 // Frame decoding on real byte sequences: lengths, fragments, control frames, split reads.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { decodeFrames, encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, type FrameState } from '../../src/loadtest/ws-codec';
+import { decodeFrames, encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, type FrameState } from '../../scripts/loadtest/ws-codec';
 
 function serverFrame(op: number, payload: Buffer, fin = true): Buffer {
   const len = payload.length;

@@ -1,8 +1,8 @@
 // One load-client process: holds up to ~19,000 connections and reports to the
-// coordinator over IPC. Started by src/loadtest/coordinator.ts, never by hand.
-import { ConnectionPool } from '../src/loadtest/connection-pool';
-import { protocolByName } from '../src/loadtest/message-protocol';
-import type { FromWorker, MemoryFigures, ToWorker } from '../src/loadtest/worker-messages';
+// coordinator over IPC. Started by coordinator.ts, never by hand.
+import { ConnectionPool } from './connection-pool';
+import { protocolByName } from './message-protocol';
+import type { FromWorker, MemoryFigures, ToWorker } from './worker-messages';
 
 let pool: ConnectionPool | null = null;
 let progressTimer: NodeJS.Timeout | null = null;

@@ -14,7 +14,7 @@ import type { PublishedSeq } from './payload-tracker';
 import type { FromWorker, MemoryFigures, ToWorker, WorkerConfig } from './worker-messages';
 import { buildResult, type LoadResult, type MemoryResult, type TimelinePoint } from './result';
 
-const WORKER = path.join(__dirname, '..', '..', 'workers', 'load-worker.js');
+const WORKER = path.join(__dirname, 'load-worker.js');
 
 export interface Progress extends Omit<PoolCounters, 'settled'> { target: number; messages: number; settled: boolean; elapsedMs: number; rate: number }
 
