@@ -1,7 +1,7 @@
 // Forks client processes (each within the per-process file limit), hands each its
 // share of connections, aggregates their figures, and runs a whole experiment.
 // Library entry point: new LoadTest(opts) -> start() -> waitConnected() -> publish()
-// -> collect() -> stop(); runLoadTest() does all of it.
+// -> collect() -> stop(); the CLI (scripts/loadtest.ts) runs a whole experiment.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ const WORKER = path.join(__dirname, 'load-worker.js');
 
 export interface Progress extends Omit<PoolCounters, 'settled'> { target: number; messages: number; settled: boolean; elapsedMs: number; rate: number }
 
-interface Child { proc: ChildProcess; counters: PoolCounters | null; messages: number; baseline: MemoryFigures | null; exited: boolean; waiters: Map<string, (m: FromWorker) => void> }
+interface Child { proc: ChildProcess; counters: PoolCounters | null; messages: number; rate: number; baseline: MemoryFigures | null; exited: boolean; waiters: Map<string, (m: FromWorker) => void> }
 
 /** Heap cap per client process: the connections' own heap is ~0.3 KB each, plus histograms and slack. */
 export function v8Flags(perProcess: number, maxOldSpaceMb = 0): string[] {
@@ -34,7 +34,6 @@ export class LoadTest extends EventEmitter {
   private startedMs = 0;
   private connectedAllMs: number | null = null;
   private sampler: NodeJS.Timeout | null = null;
-  private lastSample = { ms: 0, started: 0 };
   private failure: Error | null = null;
   memory: MemoryResult | null = null;
 
@@ -50,7 +49,7 @@ export class LoadTest extends EventEmitter {
     for (let w = 0; w < n; w++) {
       const count = Math.floor(o.connections / n) + (w < o.connections % n ? 1 : 0);
       const proc = fork(WORKER, [], { execArgv: v8Flags(count, o.maxOldSpaceMb), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const child: Child = { proc, counters: null, messages: 0, baseline: null, exited: false, waiters: new Map() };
+      const child: Child = { proc, counters: null, messages: 0, rate: 0, baseline: null, exited: false, waiters: new Map() };
       this.children.push(child);
       proc.on('message', (m: FromWorker) => this.onMessage(child, m));
       proc.on('exit', (code, signal) => {
@@ -81,7 +80,7 @@ export class LoadTest extends EventEmitter {
   }
 
   private onMessage(child: Child, m: FromWorker): void {
-    if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; return; }
+    if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; child.rate = m.rate; return; }
     if (m.type === 'fatal') { this.fail(new Error(`client process ${child.proc.pid}: ${m.error}`)); return; }
     if (m.type === 'result') child.counters = m.counters;
     const w = child.waiters.get(m.type);
@@ -101,33 +100,29 @@ export class LoadTest extends EventEmitter {
     for (const c of this.children) {
       const k = c.counters;
       p.messages += c.messages;
+      p.rate += c.rate;
       if (!k) { p.settled = false; continue; }
       p.connected += k.connected; p.pending += k.pending; p.started += k.started;
       p.failed += k.failed; p.dropped += k.dropped; p.errors += k.errors;
       p.settled &&= k.settled;
     }
-    p.rate = this.lastRate;
     return p;
   }
 
-  private lastRate = 0;
   private sample(): void {
     const p = this.progress();
-    const now = Date.now();
-    if (this.lastSample.ms) this.lastRate = ((p.started - this.lastSample.started) * 1000) / Math.max(1, now - this.lastSample.ms);
-    this.lastSample = { ms: now, started: p.started };
     if (this.connectedAllMs === null && p.connected >= this.opts.connections) this.connectedAllMs = p.elapsedMs;
     this.timeline.push({ tMs: p.elapsedMs, connected: p.connected, pending: p.pending, errors: p.errors, messages: p.messages });
     this.emit('progress', p);
   }
 
-  /** Resolves when `n` connections are open, or all attempts settled, or timeoutMs passed. */
-  async waitConnected(n = this.opts.connections, timeoutMs = 600_000): Promise<Progress> {
+  /** Resolves when `n` connections are open, or all attempts settled, or timeoutMs passed, or `signal` aborted. */
+  async waitConnected(n = this.opts.connections, timeoutMs = 600_000, signal?: AbortSignal): Promise<Progress> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
       const p = this.progress();
-      if (p.connected >= n || (p.settled && p.started >= this.opts.connections) || Date.now() > until) return p;
+      if (p.connected >= n || (p.settled && p.started >= this.opts.connections) || Date.now() > until || signal?.aborted) return p;
       await sleep(50);
     }
   }
@@ -193,32 +188,16 @@ export class LoadTest extends EventEmitter {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** One whole experiment: connect, measure, publish (or hold --duration), report, stop. */
-export async function runLoadTest(opts: LoadOptions, onProgress?: (p: Progress) => void): Promise<LoadResult> {
-  const lt = new LoadTest(opts);
-  const onExit = (): void => lt.killNow();
-  process.on('exit', onExit);
-  if (onProgress) lt.on('progress', onProgress);
-  try {
-    await lt.start();
-    await lt.waitConnected();
-    await sleep(200);
-    await lt.measureMemory();
-    if (opts.publishCount > 0) {
-      for (let i = 1; i <= opts.publishCount; i++) {
-        await lt.publish(i);
-        await sleep((i < opts.publishCount ? opts.publishInterval : opts.settle) * 1000);
-      }
-    } else {
-      await sleep(opts.duration * 1000);
-    }
-    return await lt.collect();
-  } finally {
-    await lt.stop();
-    process.off('exit', onExit);
-  }
+/** Waits ms, or less when `signal` aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -2,6 +2,7 @@
 // coordinator over IPC. Started by coordinator.ts, never by hand.
 import { ConnectionPool } from './connection-pool';
 import { protocolByName } from './message-protocol';
+import { RateMeter } from './rate-meter';
 import type { FromWorker, MemoryFigures, ToWorker } from './worker-messages';
 
 let pool: ConnectionPool | null = null;
@@ -27,8 +28,11 @@ function handle(m: ToWorker): void {
       pool = new ConnectionPool({ ...m.cfg, backoffMs: 200, maxBackoffMs: 5000, protocol: protocolByName(m.cfg.protocol) });
       send({ type: 'ready', baseline });
       pool.start();
+      const meter = new RateMeter();
       progressTimer = setInterval(() => {
-        if (pool) send({ type: 'progress', counters: pool.counters(), messages: pool.stats.messages });
+        if (!pool) return;
+        const rate = meter.sample(Date.now(), pool.opened);
+        send({ type: 'progress', counters: pool.counters(), messages: pool.stats.messages, rate });
       }, 200);
       break;
     }

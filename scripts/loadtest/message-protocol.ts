@@ -1,16 +1,9 @@
-// The layer above WebSocket frames: which messages are application payloads and how
-// a payload yields its send timestamp and sequence number. Plain WebSocket ("ws")
+// The layer above WebSocket frames: which messages are application payloads to
+// track (their stamp is read by clock-stamp.ts). Plain WebSocket ("ws")
 // treats every data message as a payload; Socket.IO ("socketio") runs Engine.IO
 // packets inside text frames (open "0{...}", connect "40", ping "2" -> pong "3",
 // events '42["event",payload]').
 import { OP_TEXT, encodeFrame } from './ws-codec';
-
-export interface Stamp {
-  /** microsecond wall-clock send time */
-  t: number;
-  /** per-publisher sequence number, -1 when the payload has none */
-  seq: number;
-}
 
 export interface ProtocolLink<C> {
   send(c: C, frame: Buffer): void;
@@ -24,28 +17,8 @@ export interface MessageProtocol {
   requestPath(path: string): string;
   /** true when the 101 response already means connected */
   readonly readyOnUpgrade: boolean;
-  /** returns true when payload is an application message to track */
-  onMessage<C>(c: C, opcode: number, payload: Buffer, link: ProtocolLink<C>): boolean;
-  /** parses a tracked payload (called once per distinct payload bytes) */
-  parse(payload: Buffer): Stamp | null;
-}
-
-/** Accepts the clock publisher's JSON ({"t":..,"seq":..}); anything else is untracked. */
-export function stampFromValue(v: unknown): Stamp | null {
-  if (typeof v === 'string') {
-    try { v = JSON.parse(v); } catch { return null; }
-  }
-  if (!v || typeof v !== 'object') return null;
-  const o = v as { t?: unknown; seq?: unknown };
-  if (typeof o.t !== 'number' || !Number.isFinite(o.t)) return null;
-  const seq = typeof o.seq === 'number' && Number.isInteger(o.seq) ? o.seq : -1;
-  return { t: o.t, seq };
-}
-
-function parseJsonStamp(payload: Buffer): Stamp | null {
-  let v: unknown;
-  try { v = JSON.parse(payload.toString('utf8')); } catch { return null; }
-  return stampFromValue(v);
+  /** returns true when bytes [start, end) of buf are an application message to track */
+  onMessage<C>(c: C, opcode: number, buf: Buffer, start: number, end: number, link: ProtocolLink<C>): boolean;
 }
 
 export const wsProtocol: MessageProtocol = {
@@ -53,7 +26,6 @@ export const wsProtocol: MessageProtocol = {
   readyOnUpgrade: true,
   requestPath: (path) => path,
   onMessage: () => true,
-  parse: parseJsonStamp,
 };
 
 const PONG = encodeFrame(OP_TEXT, Buffer.from('3'));
@@ -66,25 +38,17 @@ export const socketioProtocol: MessageProtocol = {
     const base = path === '/ws' || path === '/' ? '/socket.io/' : path;
     return base.includes('?') ? base : `${base}?EIO=4&transport=websocket`;
   },
-  onMessage<C>(c: C, opcode: number, payload: Buffer, link: ProtocolLink<C>): boolean {
-    if (opcode !== OP_TEXT || payload.length === 0) return false;
-    const type = payload[0];
+  onMessage<C>(c: C, opcode: number, buf: Buffer, start: number, end: number, link: ProtocolLink<C>): boolean {
+    if (opcode !== OP_TEXT || end <= start) return false;
+    const type = buf[start];
     if (type === 0x32 /* '2' ping */) { link.send(c, PONG); return false; }
     if (type === 0x30 /* '0' open */) { link.send(c, encodeFrame(OP_TEXT, CONNECT)); return false; }
-    if (type === 0x34 /* '4' message */ && payload.length >= 2) {
-      if (payload[1] === 0x30 /* '40' connected */) { link.ready(c); return false; }
-      if (payload[1] === 0x32 /* '42' event */) return true;
+    if (type === 0x34 /* '4' message */ && end - start >= 2) {
+      if (buf[start + 1] === 0x30 /* '40' connected */) { link.ready(c); return false; }
+      // '42["event",payload]': the stamp is read from the whole packet (clock-stamp.ts).
+      if (buf[start + 1] === 0x32 /* '42' event */) return true;
     }
     return false;
-  },
-  parse(payload: Buffer): Stamp | null {
-    // '42["event",payload]' or '42/nsp,["event",payload]'
-    const s = payload.toString('utf8');
-    const at = s.indexOf('[');
-    if (at < 0) return null;
-    let arr: unknown;
-    try { arr = JSON.parse(s.slice(at)); } catch { return null; }
-    return Array.isArray(arr) ? stampFromValue(arr[1]) : null;
   },
 };
 

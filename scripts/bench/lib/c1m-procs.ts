@@ -1,13 +1,12 @@
 /**
  * The processes the C1M benchmark starts itself: a private redis-server and a
- * herald cluster. Each is spawned `detached`, as the leader of its own process
- * group, and recorded here, so that every stop path (normal end, failure,
+ * herald cluster. Each is spawned as the leader of its own process group in
+ * the benchmark's session (spawnGroup, process-groups.ts), and recorded there, so that every stop path (normal end, failure,
  * Ctrl-C/SIGTERM, the hard timeout, process exit) signals exactly those groups
  * and nothing else on the box.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { freePort, HOST, sleep, startRedis as startRedisServer, stderrTail, stopGroup, track } from './process-groups';
+import { freePort, HOST, sleep, spawnGroup, startRedis as startRedisServer, stderrTail, stopGroup } from './process-groups';
 
 const HERALD_PRIMARY = path.resolve(__dirname, '..', '..', '..', 'workers', 'primary.js');
 
@@ -57,7 +56,7 @@ export async function startHerald(o: HeraldOptions): Promise<RunningHerald> {
     ...o.env,
   };
   const args = [...o.nodeFlags, HERALD_PRIMARY];
-  const child = track(spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }));
+  const child = spawnGroup(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const tail = stderrTail(child);
   let died: string | null = null;
   child.once('exit', (code, signal) => (died = `herald primary exited (${signal ?? `code ${code}`})`));
