@@ -29,6 +29,7 @@ async function run(opts: LoadOptions): Promise<number> {
   const { signal } = stop;
   try {
     await lt.start();
+    say(`client processes: ${Math.ceil(opts.connections / opts.perProcess)} started`);
     const p = await lt.waitConnected(opts.connections, 600_000, signal);
     if (p.connected < opts.connections && !signal.aborted) say(`only ${p.connected} of ${opts.connections} connections opened`);
     if (!signal.aborted) {

@@ -8,9 +8,10 @@
  * whole run. Then, for each repetition, each client in turn (the order swapped
  * on every other repetition), each from fresh loopback source addresses:
  *
- *   start the client -> all N connected     CPU per connect (process start-up included)
- *   idle S seconds                           idle CPU per second
- *   B broadcasts, each published once the    CPU per received message
+ *   start the client -> its processes are up     start-up CPU
+ *                    -> all N connected       CPU per connect (over the ramp; and with start-up)
+ *   idle S seconds                               idle CPU per second
+ *   B broadcasts, each published once the        CPU per received message
  *   previous one reached every connection
  *   SIGTERM -> the client's own report
  *
@@ -115,9 +116,14 @@ export interface ClientRun {
   failure: string | null;
   connected: number;
   connectWallSeconds: number | null;
-  /** CPU seconds from process start until every connection was open */
-  connectCpu: CpuSplit | null;
+  /** CPU seconds from process start until the client said its processes were up */
+  startupCpu: CpuSplit | null;
+  /** CPU seconds from then until every connection was open */
+  rampCpu: CpuSplit | null;
+  /** ramp CPU per connection */
   connectCpuUs: number | null;
+  /** (start-up + ramp) CPU per connection */
+  connectWithStartupCpuUs: number | null;
   idleCpuPerSecond: number | null;
   broadcasts: number;
   received: number;
@@ -133,21 +139,25 @@ const us = (seconds: number, n: number): number | null => (n > 0 ? +((seconds * 
 async function runClient(kind: ClientKind, rep: number, block: number, a: Args, server: RunningServer, publisher: Publisher, cBinary: string, log: (s: string) => void): Promise<ClientRun> {
   const n = a.connections;
   const r: ClientRun = {
-    client: kind, rep, command: '', ok: false, failure: null, connected: 0, connectWallSeconds: null, connectCpu: null, connectCpuUs: null,
-    idleCpuPerSecond: null, broadcasts: 0, received: 0, messageCpu: null, messageCpuUs: null, serverCpuUsPerMessage: null, report: '',
+    client: kind, rep, command: '', ok: false, failure: null, connected: 0, connectWallSeconds: null, startupCpu: null, rampCpu: null,
+    connectCpuUs: null, connectWithStartupCpuUs: null, idleCpuPerSecond: null, broadcasts: 0, received: 0, messageCpu: null, messageCpuUs: null, serverCpuUsPerMessage: null, report: '',
   };
   const started = Date.now();
   const c: RunningClient = startClient(kind, { url: server.url, connections: n, sourceIps: sourceIpsFor(n, block), rate: a.rate, maxPending: a.maxPending, perProcess: a.perProcess }, cBinary);
   r.command = c.command;
   try {
+    if (!(await c.waitFor((p) => p.started, 60_000))) throw new Error(`never said its processes were up: ${c.exited() ?? 'timeout'}`);
+    const atStart = c.cpu();
     const all = await c.waitFor((p) => p.connected >= n, 60_000 + n * 2);
     r.connected = c.latest().connected;
     if (!all) throw new Error(`connected ${r.connected}/${n} (errors ${c.latest().errors}) ${c.exited() ?? 'before the timeout'}`);
     const atConnect = c.cpu();
     r.connectWallSeconds = (Date.now() - started) / 1000;
-    r.connectCpu = atConnect;
-    r.connectCpuUs = us(total(atConnect), n);
-    log(`  ${kind}: ${n} connected in ${r.connectWallSeconds.toFixed(1)} s wall, ${total(atConnect).toFixed(2)} CPU s (${r.connectCpuUs} us/connect)`);
+    r.startupCpu = atStart;
+    r.rampCpu = minus(atConnect, atStart);
+    r.connectCpuUs = us(total(r.rampCpu), n);
+    r.connectWithStartupCpuUs = us(total(atConnect), n);
+    log(`  ${kind}: ${n} connected in ${r.connectWallSeconds.toFixed(1)} s wall; CPU s: start-up ${total(atStart).toFixed(2)}, ramp ${total(r.rampCpu).toFixed(2)} (${r.connectCpuUs} us/connect, ${r.connectWithStartupCpuUs} with start-up)`);
 
     await sleep(a.idleS * 1000);
     const afterIdle = c.cpu();
@@ -177,7 +187,15 @@ async function runClient(kind: ClientKind, rep: number, block: number, a: Args, 
   return r;
 }
 
-interface ClientSummary { client: ClientKind; runs: number; connectCpuUs: number | null; messageCpuUs: number | null; idleCpuPerSecond: number | null }
+interface ClientSummary {
+  client: ClientKind;
+  runs: number;
+  startupCpuSeconds: number | null;
+  connectCpuUs: number | null;
+  connectWithStartupCpuUs: number | null;
+  messageCpuUs: number | null;
+  idleCpuPerSecond: number | null;
+}
 
 function median(xs: (number | null)[]): number | null {
   const v = xs.filter((x): x is number => x !== null).sort((p, q) => p - q);
@@ -188,7 +206,12 @@ function median(xs: (number | null)[]): number | null {
 function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
   return clients.map((client) => {
     const rs = runs.filter((r) => r.client === client && r.ok);
-    return { client, runs: rs.length, connectCpuUs: median(rs.map((r) => r.connectCpuUs)), messageCpuUs: median(rs.map((r) => r.messageCpuUs)), idleCpuPerSecond: median(rs.map((r) => r.idleCpuPerSecond)) };
+    const med = (f: (r: ClientRun) => number | null): number | null => median(rs.map(f));
+    return {
+      client, runs: rs.length, startupCpuSeconds: med((r) => (r.startupCpu ? +total(r.startupCpu).toFixed(2) : null)),
+      connectCpuUs: med((r) => r.connectCpuUs), connectWithStartupCpuUs: med((r) => r.connectWithStartupCpuUs),
+      messageCpuUs: med((r) => r.messageCpuUs), idleCpuPerSecond: med((r) => r.idleCpuPerSecond),
+    };
   });
 }
 
@@ -196,30 +219,35 @@ function ratio(a: number | null | undefined, b: number | null | undefined): stri
   return a != null && b != null && b > 0 ? (a / b).toFixed(2) : 'n/a';
 }
 
+const fig = (x: number | null, unit: string): string => (x === null ? 'n/a' : `${+x.toFixed(2)} ${unit}`);
+
 function table(sums: ClientSummary[]): string[] {
   const rows = [
-    '| client | runs | CPU per connect | CPU per received message | idle CPU |',
-    '|---|---|---|---|---|',
-    ...sums.map((s) => `| ${s.client === 'ts' ? 'TypeScript (npm run loadtest)' : 'C (ws-client.c)'} | ${s.runs} | ${s.connectCpuUs ?? 'n/a'} us | ${s.messageCpuUs ?? 'n/a'} us | ${s.idleCpuPerSecond ?? 'n/a'} CPU s/s |`),
+    '| client | runs | start-up CPU | CPU per connect (ramp) | per connect with start-up | CPU per received message | idle CPU |',
+    '|---|---|---|---|---|---|---|',
+    ...sums.map((s) => `| ${s.client === 'ts' ? 'TypeScript (npm run loadtest)' : 'C (ws-client.c)'} | ${s.runs} | ${fig(s.startupCpuSeconds, 's')} | ${fig(s.connectCpuUs, 'us')} | ${fig(s.connectWithStartupCpuUs, 'us')} | ${fig(s.messageCpuUs, 'us')} | ${fig(s.idleCpuPerSecond, 'CPU s/s')} |`),
   ];
   const ts = sums.find((s) => s.client === 'ts'), c = sums.find((s) => s.client === 'c');
-  if (ts && c) rows.push('', `TypeScript / C: **${ratio(ts.connectCpuUs, c.connectCpuUs)}x** per connect, **${ratio(ts.messageCpuUs, c.messageCpuUs)}x** per received message (target: at most 1.5x).`);
+  if (ts && c) {
+    rows.push('', `TypeScript / C: **${ratio(ts.connectCpuUs, c.connectCpuUs)}x** per connect over the ramp (${ratio(ts.connectWithStartupCpuUs, c.connectWithStartupCpuUs)}x with process start-up), **${ratio(ts.messageCpuUs, c.messageCpuUs)}x** per received message (target: at most 1.5x).`);
+  }
   return rows;
 }
 
 function markdown(x: { a: Args; command: string; date: string; machine: string; scheduling: Scheduling; server: string; failure: string | null; runs: ClientRun[]; sums: ClientSummary[] }): string {
-  const runRows = x.runs.map((r) => `| ${r.rep} | ${r.client} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.connected} | ${r.connectWallSeconds?.toFixed(1) ?? 'n/a'} s | ${r.connectCpu ? `${r.connectCpu.user.toFixed(2)}+${r.connectCpu.sys.toFixed(2)}` : 'n/a'} | ${r.received} | ${r.messageCpu ? `${r.messageCpu.user.toFixed(2)}+${r.messageCpu.sys.toFixed(2)}` : 'n/a'} | ${r.serverCpuUsPerMessage ?? 'n/a'} us |`);
+  const split = (c: CpuSplit | null): string => (c ? `${c.user.toFixed(2)}+${c.sys.toFixed(2)}` : 'n/a');
+  const runRows = x.runs.map((r) => `| ${r.rep} | ${r.client} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.connected} | ${r.connectWallSeconds?.toFixed(1) ?? 'n/a'} s | ${split(r.startupCpu)} | ${split(r.rampCpu)} | ${r.received} | ${split(r.messageCpu)} | ${r.serverCpuUsPerMessage ?? 'n/a'} us |`);
   return [
     `# Load client cost: TypeScript vs C, ${x.a.connections.toLocaleString('en-US')} connections`, '',
     ...(x.failure ? [`- **Run failed:** ${x.failure}`] : []),
     `- Date: ${x.date}`, `- Command: \`${x.command}\``, `- Machine: ${x.machine}`, `- Server: ${x.server}`,
     `- ${formatScheduling(x.scheduling)}`,
     `- Clients: ${[...new Set(x.runs.map((r) => `\`${r.command}\``))].join('; ')}`,
-    '- CPU: user+sys seconds from /proc, summed over all of a client\'s processes. Per connect: from process start until every connection was open. Per message: over the broadcasts, each published once the previous one had reached every connection.', '',
+    '- CPU: user+sys seconds from /proc, summed over all of a client\'s processes. Start-up: from process start until the client printed that its processes were up (`client processes: K started`). Per connect: from then until every connection was open, divided by N (and with start-up added). Per message: over the broadcasts, each published once the previous one had reached every connection.', '',
     ...table(x.sums), '',
     '## Runs (CPU seconds user+sys)', '',
-    '| rep | client | result | connected | connect wall | connect CPU | received | message CPU | server CPU per message |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| rep | client | result | connected | connect wall | start-up CPU | ramp CPU | received | message CPU | server CPU per message |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...runRows, '',
   ].join('\n');
 }

@@ -1,24 +1,21 @@
-// Forks client processes (each within the per-process file limit), hands each its
-// share of connections, aggregates their figures, and runs a whole experiment.
+// Splits the connections into shares (each within the per-process file limit), runs
+// each in a forked client process, aggregates their figures.
 // Library entry point: new LoadTest(opts) -> start() -> waitConnected() -> publish()
 // -> collect() -> stop(); the CLI (scripts/loadtest.ts) runs a whole experiment.
-import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import * as path from 'node:path';
 import type { StatsSnapshot } from './client-stats';
 import { mergeSnapshots } from './merge-stats';
 import type { PoolCounters } from './connection-pool';
 import { parseTarget, type LoadOptions } from './options';
 import { createPublisher, type Publisher } from './publisher';
 import type { PublishedSeq } from './payload-tracker';
+import { forkedShare, type ShareLink } from './share-link';
 import type { FromWorker, MemoryFigures, ToWorker, WorkerConfig } from './worker-messages';
 import { buildResult, type LoadResult, type MemoryResult, type TimelinePoint } from './result';
 
-const WORKER = path.join(__dirname, 'load-worker.js');
-
 export interface Progress extends Omit<PoolCounters, 'settled'> { target: number; messages: number; settled: boolean; elapsedMs: number; rate: number }
 
-interface Child { proc: ChildProcess; counters: PoolCounters | null; messages: number; rate: number; baseline: MemoryFigures | null; exited: boolean; waiters: Map<string, (m: FromWorker) => void> }
+interface Child { link: ShareLink; counters: PoolCounters | null; messages: number; rate: number; baseline: MemoryFigures | null; waiters: Map<string, (m: FromWorker) => void> }
 
 /** Heap cap per client process: the connections' own heap is ~0.3 KB each, plus histograms and slack. */
 export function v8Flags(perProcess: number, maxOldSpaceMb = 0): string[] {
@@ -39,24 +36,20 @@ export class LoadTest extends EventEmitter {
 
   constructor(readonly opts: LoadOptions) { super(); }
 
-  /** Forks the client processes and starts ramping. */
+  /** Starts the shares (forking client processes) and the ramp. */
   async start(): Promise<void> {
     const o = this.opts;
     const n = Math.ceil(o.connections / o.perProcess);
     const targets = o.urls.map(parseTarget);
     this.startedMs = Date.now();
+    if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
     const readies: Promise<FromWorker>[] = [];
     for (let w = 0; w < n; w++) {
       const count = Math.floor(o.connections / n) + (w < o.connections % n ? 1 : 0);
-      const proc = fork(WORKER, [], { execArgv: v8Flags(count, o.maxOldSpaceMb), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const child: Child = { proc, counters: null, messages: 0, rate: 0, baseline: null, exited: false, waiters: new Map() };
+      const events = { onMessage: (m: FromWorker) => this.onMessage(child, m), onFailure: (e: Error) => this.fail(e) };
+      const link = forkedShare(v8Flags(count, o.maxOldSpaceMb), events);
+      const child: Child = { link, counters: null, messages: 0, rate: 0, baseline: null, waiters: new Map() };
       this.children.push(child);
-      proc.on('message', (m: FromWorker) => this.onMessage(child, m));
-      proc.on('exit', (code, signal) => {
-        child.exited = true;
-        if (!this.stopping && (code !== 0 || signal)) this.fail(new Error(`client process ${proc.pid} exited (${signal ?? code})`));
-      });
-      proc.on('error', (e) => this.fail(e));
       const cfg: WorkerConfig = {
         count, targets, sourceIps: o.sourceIps, indexOffset: w, indexStride: n,
         rate: o.rate / n, maxPending: Math.max(1, Math.ceil(o.maxPending / n)),
@@ -67,10 +60,7 @@ export class LoadTest extends EventEmitter {
     const r = await Promise.all(readies);
     r.forEach((m, i) => { if (m.type === 'ready') this.children[i].baseline = m.baseline; });
     this.sampler = setInterval(() => this.sample(), 250);
-    if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
   }
-
-  private stopping = false;
 
   private fail(e: Error): void {
     if (this.failure) return;
@@ -81,7 +71,7 @@ export class LoadTest extends EventEmitter {
 
   private onMessage(child: Child, m: FromWorker): void {
     if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; child.rate = m.rate; return; }
-    if (m.type === 'fatal') { this.fail(new Error(`client process ${child.proc.pid}: ${m.error}`)); return; }
+    if (m.type === 'fatal') { this.fail(new Error(`${child.link.label}: ${m.error}`)); return; }
     if (m.type === 'result') child.counters = m.counters;
     const w = child.waiters.get(m.type);
     if (w) { child.waiters.delete(m.type); w(m); }
@@ -91,7 +81,7 @@ export class LoadTest extends EventEmitter {
     return new Promise((resolve, reject) => {
       if (this.failure) { reject(this.failure); return; }
       child.waiters.set(reply, (m) => (m.type === 'fatal' ? reject(new Error(m.error)) : resolve(m)));
-      child.proc.send(msg, (e) => { if (e) reject(e); });
+      child.link.send(msg);
     });
   }
 
@@ -166,17 +156,10 @@ export class LoadTest extends EventEmitter {
     });
   }
 
-  /** Stops every client process (SIGKILL after a grace period) and the publisher. */
+  /** Stops every share (client processes get SIGKILL after a grace period) and the publisher. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.sampler) { clearInterval(this.sampler); this.sampler = null; }
-    const exits = this.children.filter((c) => !c.exited).map((c) => new Promise<void>((res) => {
-      c.proc.once('exit', () => res());
-      if (c.proc.connected) c.proc.send({ type: 'stop' } satisfies ToWorker, () => { /* exit or kill below */ });
-      const t = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
-      c.proc.once('exit', () => clearTimeout(t));
-    }));
-    await Promise.all(exits);
+    await Promise.all(this.children.map((c) => c.link.stop(3000)));
     const pub = this.publisher;
     this.publisher = null;
     if (pub) await pub.close();
@@ -184,7 +167,7 @@ export class LoadTest extends EventEmitter {
 
   /** Synchronous last resort (process 'exit'): kill whatever is still running. */
   killNow(): void {
-    for (const c of this.children) if (!c.exited) c.proc.kill('SIGKILL');
+    for (const c of this.children) c.link.killNow();
   }
 }
 

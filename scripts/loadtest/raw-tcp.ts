@@ -57,8 +57,6 @@ export function rawConnect<C>(sink: RawSocketSink<C>, ctx: C, host: string, port
   }
   const req = new TCPConnectWrap();
   req.oncomplete = onConnectDone;
-  req.address = host;
-  req.port = port;
   err = host.includes(':') ? h.connect6(req, host, port) : h.connect(req, host, port);
   // Reading starts at once, not when the connect completes: libuv then registers the
   // socket with epoll once for both directions (one epoll_ctl fewer per connection).

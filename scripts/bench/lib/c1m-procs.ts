@@ -13,7 +13,7 @@ const HERALD_PRIMARY = path.resolve(__dirname, '..', '..', '..', 'workers', 'pri
 export { HOST, freePort, killAllGroups, sleep, stopGroup, trackedLeaders, type RunningRedis } from './process-groups';
 
 /** The C1M run's Redis: its herald workers each hold a subscriber, so allow more clients than the default. */
-export const startRedis = () => startRedisServer(4000);
+export const startRedis = (port = 0) => startRedisServer(4000, port);
 
 export interface HeraldOptions {
   workers: number;
@@ -23,6 +23,9 @@ export interface HeraldOptions {
   /** extra HERALD_* variables */
   env: Record<string, string>;
   readyTimeoutMs: number;
+  /** WebSocket and admin ports; 0 picks a free one */
+  port?: number;
+  adminPort?: number;
 }
 
 export interface WorkerInfo { id: number; pid?: number; up: boolean; connections: number; rssBytes?: number }
@@ -43,7 +46,8 @@ export interface RunningHerald {
 }
 
 export async function startHerald(o: HeraldOptions): Promise<RunningHerald> {
-  const [port, admin] = [await freePort(), await freePort()];
+  const port = o.port || (await freePort());
+  const admin = o.adminPort || (await freePort());
   const env: Record<string, string> = {
     HERALD_WORKERS: String(o.workers),
     HERALD_HOST: HOST,

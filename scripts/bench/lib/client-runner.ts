@@ -4,9 +4,10 @@
  * (`node dist/scripts/loadtest.js`, exactly what `npm run loadtest` runs) or the
  * C reference client (peers/c-client, compiled here with the system cc).
  *
- * Both hold their connections until SIGTERM, print the same progress line
+ * Both hold their connections until SIGTERM, print `client processes: K
+ * started` once their processes are up, the same progress line
  * (`<connected>/<target> connected ... errors=E failed=F msgs=M ...`) every
- * 100 ms on stderr and their report on stdout at the end. CPU is read from
+ * 100 ms on stderr, and their report on stdout at the end. CPU is read from
  * /proc for the client's whole process tree (coordinator or parent included).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -33,7 +34,15 @@ export interface ClientSpec {
   perProcess: number;
 }
 
-export interface Progress { connected: number; target: number; errors: number; failed: number; messages: number }
+export interface Progress {
+  /** the client said its processes are up (the ramp starts) */
+  started: boolean;
+  connected: number;
+  target: number;
+  errors: number;
+  failed: number;
+  messages: number;
+}
 
 export interface RunningClient {
   kind: ClientKind;
@@ -62,17 +71,19 @@ function commandFor(kind: ClientKind, s: ClientSpec, cBinary: string): [string, 
 }
 
 const LINE = /^(\d+)\/(\d+) connected\b.*\berrors=(\d+)\s+failed=(\d+)\s+msgs=(\d+)/;
+const STARTED = /^client processes: \d+ started/;
 
 export function startClient(kind: ClientKind, spec: ClientSpec, cBinary: string): RunningClient {
   const [cmd, args] = commandFor(kind, spec, cBinary);
   const child: ChildProcess = spawnGroup(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let latest: Progress = { connected: 0, target: spec.connections, errors: 0, failed: 0, messages: 0 };
+  let latest: Progress = { started: false, connected: 0, target: spec.connections, errors: 0, failed: 0, messages: 0 };
   let how: string | null = null;
   const exit = new Promise<void>((resolve) => child.once('exit', (code, signal) => { how = `exited (${signal ?? `code ${code}`})`; resolve(); }));
   const stderrTail: string[] = [];
   readline.createInterface({ input: child.stderr! }).on('line', (line) => {
     const m = LINE.exec(line);
-    if (m) latest = { connected: +m[1], target: +m[2], errors: +m[3], failed: +m[4], messages: +m[5] };
+    if (m) latest = { started: true, connected: +m[1], target: +m[2], errors: +m[3], failed: +m[4], messages: +m[5] };
+    else if (STARTED.test(line)) latest = { ...latest, started: true };
     else if (stderrTail.push(line) > 20) stderrTail.shift();
   });
   let stdout = '';

@@ -107,9 +107,9 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** A fresh redis-server on its own free port, with no persistence. */
-export async function startRedis(maxClients: number): Promise<RunningRedis> {
-  const port = await freePort();
+/** A fresh redis-server on `port` (0: a free one), with no persistence. */
+export async function startRedis(maxClients: number, port = 0): Promise<RunningRedis> {
+  port ||= await freePort();
   const child = spawnGroup('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
     stdio: 'ignore',
   });

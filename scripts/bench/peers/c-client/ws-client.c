@@ -413,6 +413,7 @@ int main(int argc, char **argv) {
     long count = opt.connections / nprocs + (p < opt.connections % nprocs ? 1 : 0);
     if ((pids[p] = fork()) == 0) run_child(&figs[p], count, opt.rate / nprocs + 1, opt.max_pending / nprocs + 1);
   }
+  fprintf(stderr, "client processes: %d started\n", nprocs);
   /* The parent only watches: progress lines, the end condition, the report. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   signal(SIGINT, on_signal);
