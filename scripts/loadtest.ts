@@ -2,7 +2,7 @@
 // (USAGE in loadtest/options.ts). Ctrl-C or SIGTERM ends the run early with the report
 // of what was measured; a second one stops at once.
 import { writeFileSync } from 'node:fs';
-import { UsageError } from './lib/cli';
+import { parseOrExit } from './lib/cli';
 import { LoadTest, sleep } from './loadtest/coordinator';
 import { parseLoadArgs, type LoadOptions } from './loadtest/options';
 import { ProgressDisplay } from './loadtest/progress-display';
@@ -10,7 +10,7 @@ import { htmlReport } from './loadtest/report-html';
 import { textReport } from './loadtest/report-text';
 
 /** Exit codes: 0 every connection held and nothing lost; 2 otherwise; 1 the run failed; 64 bad usage; 130 stopped by a second signal. */
-const EXIT_SHORT = 2, EXIT_USAGE = 64, EXIT_KILLED = 130;
+const EXIT_SHORT = 2, EXIT_KILLED = 130;
 
 async function run(opts: LoadOptions): Promise<number> {
   const display = new ProgressDisplay(process.stderr, opts.progressIntervalMs, opts.quiet);
@@ -57,15 +57,7 @@ async function run(opts: LoadOptions): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let opts: LoadOptions;
-  try {
-    opts = parseLoadArgs(process.argv.slice(2));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`loadtest: ${e.message}`);
-    return EXIT_USAGE;
-  }
-  return run(opts);
+  return run(parseOrExit('loadtest', () => parseLoadArgs(process.argv.slice(2))));
 }
 
 main().then((code) => process.exit(code), (e) => {

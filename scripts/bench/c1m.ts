@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LoadTest, sleep } from '../loadtest/coordinator';
 import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../loadtest/options';
-import { choiceOption, numberOption, parseCli, stringOption, UsageError } from '../lib/cli';
+import { choiceOption, numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
 import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';
@@ -253,15 +253,7 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
 
 async function main(): Promise<void> {
   const started = Date.now();
-  let a: Args;
-  try {
-    a = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`bench:c1m: ${e.message}`);
-    process.exitCode = 64;
-    return;
-  }
+  const a = parseOrExit('bench:c1m', () => parseArgs(process.argv.slice(2)));
   const result: C1mResult = {
     command: `npm run bench:c1m -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(),
     ok: false, failure: null, options: { ...a }, preflight: undefined as never, sysctlChanges: [], scheduling: null, herald: null,

@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { choiceOption, listOption, numberOption, parseCli, stringOption, UsageError } from '../lib/cli';
+import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
 import { buildCClient, CLIENT_KINDS, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
@@ -253,7 +253,7 @@ function markdown(x: { a: Args; command: string; date: string; machine: string; 
 }
 
 async function main(): Promise<number> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseOrExit('bench:client', () => parseArgs(process.argv.slice(2)));
   const log = (s: string): void => console.error(`[bench:client] ${s}`);
   const command = `npm run bench:client -- ${process.argv.slice(2).join(' ')}`.trim();
   const runs: ClientRun[] = [];
@@ -321,6 +321,6 @@ async function main(): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (e: Error) => {
-  console.error(e instanceof UsageError ? `bench:client: ${e.message}` : `[bench:client] ${e.stack ?? e.message}`);
-  process.exit(e instanceof UsageError ? 64 : 2);
+  console.error(`[bench:client] ${e.stack ?? e.message}`);
+  process.exit(2);
 });

@@ -25,7 +25,7 @@ import { aggregate, machineDescription, markdownReport, svgChart, textReport } f
 import { childPids } from './lib/proc-stats';
 import { killAllGroups } from './lib/process-groups';
 import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type AutogroupMode, type Scheduling } from './lib/scheduling';
-import { choiceOption, listOption, numberOption, parseCli, stringOption, toNumber, UsageError } from '../lib/cli';
+import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, toNumber, UsageError } from '../lib/cli';
 import { SERVER_NAMES, type ServerName } from './lib/server-runner';
 
 interface CompareArgs {
@@ -107,14 +107,7 @@ function stamp(d: Date): string {
 }
 
 async function main(): Promise<number> {
-  let args: CompareArgs;
-  try {
-    args = parseCompareArgs(process.argv.slice(2));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`bench:compare: ${e.message}`);
-    return 64;
-  }
+  const args = parseOrExit('bench:compare', () => parseCompareArgs(process.argv.slice(2)));
   const command = `npm run bench:compare -- ${process.argv.slice(2).join(' ')}`.trim();
   const log = (s: string) => console.error(s);
   const started = new Date();

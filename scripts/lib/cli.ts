@@ -32,6 +32,17 @@ export function parseCli(argv: string[], options: Options, usage: string, allowP
 
 export interface NumberRule { min?: number; max?: number; integer?: boolean }
 
+/** Runs `parse`; on a UsageError prints it as `<name>: <message>` and exits 64 (EX_USAGE). */
+export function parseOrExit<T>(name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${name}: ${e.message}`);
+    process.exit(64);
+  }
+}
+
 /** The number given for --name, or `dflt` when it was not given. */
 export function numberOption(values: ParsedCli['values'], name: string, dflt: number, rule: NumberRule = {}): number {
   const v = values[name];
