@@ -215,8 +215,9 @@ function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
   });
 }
 
+/** "1.23x", or "n/a" without both figures (or when the C client's CPU was below the 10 ms /proc tick) */
 function ratio(a: number | null | undefined, b: number | null | undefined): string {
-  return a != null && b != null && b > 0 ? (a / b).toFixed(2) : 'n/a';
+  return a != null && b != null && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
 }
 
 const fig = (x: number | null, unit: string): string => (x === null ? 'n/a' : `${+x.toFixed(2)} ${unit}`);
@@ -229,7 +230,7 @@ function table(sums: ClientSummary[]): string[] {
   ];
   const ts = sums.find((s) => s.client === 'ts'), c = sums.find((s) => s.client === 'c');
   if (ts && c) {
-    rows.push('', `TypeScript / C: **${ratio(ts.connectCpuUs, c.connectCpuUs)}x** per connect over the ramp (${ratio(ts.connectWithStartupCpuUs, c.connectWithStartupCpuUs)}x with process start-up), **${ratio(ts.messageCpuUs, c.messageCpuUs)}x** per received message (target: at most 1.5x).`);
+    rows.push('', `TypeScript / C: **${ratio(ts.connectCpuUs, c.connectCpuUs)}** per connect over the ramp (${ratio(ts.connectWithStartupCpuUs, c.connectWithStartupCpuUs)} with process start-up), **${ratio(ts.messageCpuUs, c.messageCpuUs)}** per received message (target: at most 1.5x).`);
   }
   return rows;
 }

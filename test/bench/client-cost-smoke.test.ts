@@ -20,7 +20,8 @@ test('bench:client at 600 connections: both clients, every message, CPU per conn
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^\| TypeScript \(npm run loadtest\) \| 1 \| [\d.]+ s \| [\d.]+ us \| [\d.]+ us \| [\d.]+ us \|/m);
     assert.match(r.stdout, /^\| C \(ws-client\.c\) \| 1 \|/m);
-    assert.match(r.stdout, /TypeScript \/ C: \*\*[\d.]+x\*\* per connect over the ramp \([\d.]+x with process start-up\), \*\*[\d.]+x\*\* per received message/);
+    // At this N the C client may use less than one 10 ms /proc tick: then a ratio is n/a.
+    assert.match(r.stdout, /TypeScript \/ C: \*\*([\d.]+x|n\/a)\*\* per connect over the ramp \(([\d.]+x|n\/a) with process start-up\), \*\*([\d.]+x|n\/a)\*\* per received message/);
     const json = readdirSync(dir).find((f) => /^client-cost-600-.*\.json$/.test(f));
     assert.ok(json && readdirSync(dir).includes(json.replace(/json$/, 'md')));
     const runs: ClientRun[] = JSON.parse(readFileSync(path.join(dir, json), 'utf8')).runs;
@@ -28,7 +29,7 @@ test('bench:client at 600 connections: both clients, every message, CPU per conn
     for (const x of runs) {
       assert.equal(x.ok, true, `${x.client}: ${x.failure}`);
       assert.equal(x.received, 1800);
-      assert.ok(x.connectCpuUs! > 0 && x.messageCpuUs! > 0);
+      assert.ok(x.connectCpuUs !== null && x.messageCpuUs !== null && x.startupCpu !== null);
       // the client's own report: every copy timed from its stamp
       assert.match(x.report, /latency: count=1800\n/);
     }
