@@ -31,6 +31,7 @@ async function run(opts: LoadOptions): Promise<number> {
     await lt.start();
     say(`client processes: ${Math.ceil(opts.connections / opts.perProcess)} started`);
     const p = await lt.waitConnected(opts.connections, 600_000, signal);
+    display.update(p); // fresher than the last sample: the bar shows the state the lines below follow
     if (p.connected < opts.connections && !signal.aborted) say(`only ${p.connected} of ${opts.connections} connections opened`);
     if (!signal.aborted) {
       await sleep(200, signal);
