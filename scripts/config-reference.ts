@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeSchema } from '../src/config';
+import { parseCli, parseOrExit } from './lib/cli';
 
 const START = '<!-- config-reference:start -->';
 const END = '<!-- config-reference:end -->';
@@ -19,8 +20,12 @@ export function configReference(): string {
   return ['| key | env | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+const USAGE = `usage: node dist/scripts/config-reference.js [--write]
+  prints the README's configuration table from the schema; --write puts it into README.md between the markers`;
+
 if (require.main === module) {
-  if (process.argv.includes('--write')) {
+  const { values } = parseOrExit('config-reference', () => parseCli(process.argv.slice(2), { write: { type: 'boolean' } }, USAGE));
+  if (values.write) {
     const readme = path.join(__dirname, '..', '..', 'README.md');
     const text = fs.readFileSync(readme, 'utf8');
     const from = text.indexOf(START);

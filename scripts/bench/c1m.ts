@@ -3,20 +3,25 @@
  * box. Checks kernel limits, starts its own redis-server and herald, ramps N
  * loopback connections from many source addresses, measures memory, pushes
  * broadcasts of the server time through Redis, tears everything down, and
- * writes docs/benchmarks/c1m-<N>-<date>.json and c1m-<N>.md.
+ * writes docs/benchmarks/c1m-<N>-<date>.json and .md: new files every run,
+ * never the tracked ones (the README's tables are updated by hand).
  *
+ * Servers and load clients start in this process's session (see
+ * lib/process-groups.ts); the results record the scheduling conditions.
  * Holds /tmp/herald-bench.lock for the whole run (shared with bench:compare).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LoadTest, sleep } from '../../src/loadtest/coordinator';
-import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../../src/loadtest/options';
+import { LoadTest, sleep } from '../loadtest/coordinator';
+import { DEFAULTS, MAX_PER_PROCESS, type LoadOptions } from '../loadtest/options';
+import { choiceOption, numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, startHerald, startRedis, type RunningHerald, type RunningRedis } from './lib/c1m-procs';
 import { machine, markdown, type C1mResult, type SystemSample } from './lib/c1m-report';
 import { cpuWindow, formatCpu } from './lib/cpu-window';
 import { applyTuning, formatPreflight, preflight } from './lib/kernel-check';
 import { childPids, cmdline, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
+import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type AutogroupMode } from './lib/scheduling';
 
 interface Args {
   connections: number;
@@ -34,62 +39,71 @@ interface Args {
   /** HERALD_WORKER_NODE_OPTIONS for the run; empty = herald's default */
   workerNodeOptions: string;
   outDir: string;
+  /** herald's WebSocket and admin ports and Redis's; 0 = a free port */
+  port: number;
+  adminPort: number;
+  redisPort: number;
+  autogroup: AutogroupMode;
 }
 
 const USAGE = `usage: npm run bench:c1m -- [options]
-  --connections N       connections to hold (default 20000)
-  --rate R              new connections per second (default 8000)
-  --max-pending P       handshakes in flight, total (default 2000)
-  --per-source K        connections per loopback source address (default 2000)
-  --per-worker K        connections planned per herald worker (default 17000; workers = ceil(N/K)+1)
-  --workers W           herald workers (overrides --per-worker)
-  --broadcasts B        broadcasts to publish through Redis (default 3, at least 3)
-  --interval S          seconds between broadcasts after one is complete (default 2)
-  --idle-timeout S      herald idle timeout for the run (default 0 = off, so no ping traffic)
-  --worker-node-options F  V8 flags for herald's workers (HERALD_WORKER_NODE_OPTIONS; default: herald's own default)
-  --tune                raise kernel sysctls that are too low (prints each change)
-  --force               run even when the pre-flight says N does not fit
-  --timeout S           hard limit for the whole run (default 240 + N/1000 s)
-  --out DIR             output directory (default docs/benchmarks)`;
+
+The C1M experiment on this box: checks kernel limits, starts its own redis-server
+and herald, ramps N loopback connections with the project's load client, measures
+memory, publishes broadcasts of the server time through Redis, stops everything
+and writes <out-dir>/c1m-<N>-<date>.{json,md}. Build first: npm run build.
+
+  -c, --connections N      connections to hold (default 20000)
+  --rate R                 new connections per second (default 8000)
+  --max-pending P          handshakes in flight, total (default 2000)
+  --per-source K           connections per loopback source address (default 2000)
+  --per-worker K           connections planned per herald worker (default 17000; workers = ceil(N/K)+1)
+  --workers W              herald workers (overrides --per-worker)
+  --broadcasts B           broadcasts to publish through Redis (default 3, at least 3)
+  --interval S             seconds between broadcasts after one is complete (default 2)
+  --idle-timeout S         herald idle timeout for the run (default 0 = off, so no ping traffic)
+  --worker-node-options F  V8 flags for herald's workers (HERALD_WORKER_NODE_OPTIONS; default: herald's own)
+  --port P                 herald's WebSocket port (default: a free port)
+  --admin-port P           herald's admin port (default: a free port)
+  --redis-port P           the run's own redis-server's port (default: a free port)
+  --autogroup MODE         keep: leave /proc/sys/kernel/sched_autogroup_enabled alone; off: 0 for the
+                           run, restored after (default keep). Herald and the load client run in this
+                           process's session either way, so they compete as plain processes.
+  --tune                   raise kernel sysctls that are too low (prints each change)
+  --force                  run even when the pre-flight says N does not fit
+  --timeout S              hard limit for the whole run (default 240 + N/1000 s)
+  --out DIR                output directory (default docs/benchmarks)
+  -h, --help               this text`;
 
 function parseArgs(argv: string[]): Args {
+  const { values: v } = parseCli(argv, {
+    connections: { type: 'string', short: 'c' }, rate: { type: 'string' }, 'max-pending': { type: 'string' }, 'per-source': { type: 'string' },
+    'per-worker': { type: 'string' }, workers: { type: 'string' }, broadcasts: { type: 'string' }, interval: { type: 'string' },
+    'idle-timeout': { type: 'string' }, 'worker-node-options': { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' },
+    'redis-port': { type: 'string' }, autogroup: { type: 'string' }, tune: { type: 'boolean' }, force: { type: 'boolean' },
+    timeout: { type: 'string' }, out: { type: 'string' },
+  }, USAGE);
+  const port = (name: string): number => numberOption(v, name, 0, { min: 1, max: 65535, integer: true });
   const a: Args = {
-    connections: 20_000, rate: 8000, maxPending: 2000, perSource: 2000, perWorker: 17_000, workers: 0, broadcasts: 3,
-    interval: 2, tune: false, force: false, timeoutS: 0, idleTimeout: 0, workerNodeOptions: '', outDir: 'docs/benchmarks',
+    connections: numberOption(v, 'connections', 20_000, { min: 1, integer: true }),
+    rate: numberOption(v, 'rate', 8000, { min: 1 }),
+    maxPending: numberOption(v, 'max-pending', 2000, { min: 1, integer: true }),
+    perSource: numberOption(v, 'per-source', 2000, { min: 1, integer: true }),
+    perWorker: numberOption(v, 'per-worker', 17_000, { min: 1, integer: true }),
+    workers: numberOption(v, 'workers', 0, { min: 1, integer: true }),
+    broadcasts: numberOption(v, 'broadcasts', 3, { min: 3, integer: true }),
+    interval: numberOption(v, 'interval', 2),
+    tune: v.tune === true,
+    force: v.force === true,
+    timeoutS: numberOption(v, 'timeout', 0, { min: 1 }),
+    idleTimeout: numberOption(v, 'idle-timeout', 0),
+    workerNodeOptions: stringOption(v, 'worker-node-options', ''),
+    outDir: stringOption(v, 'out', 'docs/benchmarks'),
+    port: port('port'),
+    adminPort: port('admin-port'),
+    redisPort: port('redis-port'),
+    autogroup: choiceOption(v, 'autogroup', AUTOGROUP_MODES, 'keep'),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
-    const val = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const num = (): number => {
-      const n = Number(val());
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number`);
-      return n;
-    };
-    switch (flag) {
-      case '--connections': case '-c': a.connections = num(); break;
-      case '--rate': a.rate = num(); break;
-      case '--max-pending': a.maxPending = num(); break;
-      case '--per-source': a.perSource = num(); break;
-      case '--per-worker': a.perWorker = num(); break;
-      case '--workers': a.workers = num(); break;
-      case '--broadcasts': a.broadcasts = num(); break;
-      case '--interval': a.interval = num(); break;
-      case '--idle-timeout': a.idleTimeout = num(); break;
-      case '--worker-node-options': a.workerNodeOptions = val(); break;
-      case '--tune': a.tune = true; break;
-      case '--force': a.force = true; break;
-      case '--timeout': a.timeoutS = num(); break;
-      case '--out': a.outDir = val(); break;
-      case '--help': case '-h': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
-    }
-  }
-  if (!Number.isInteger(a.connections) || a.connections < 1) throw new Error('--connections must be a positive integer');
-  if (a.broadcasts < 3) throw new Error('--broadcasts must be at least 3');
   if (!a.timeoutS) a.timeoutS = Math.ceil(240 + a.connections / 1000);
   if (!a.workers) a.workers = Math.ceil(a.connections / a.perWorker) + 1;
   return a;
@@ -129,11 +143,11 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
   }
   if (!pf.fits && !a.force) throw new Error('pre-flight: N does not fit (see LOW lines; --tune raises sysctls, --force runs anyway)');
 
-  const redis = await startRedis();
+  const redis = await startRedis(a.redisPort);
   onRedis(redis);
   log(`redis-server pid ${redis.pid} at ${redis.url}`);
   const herald = await startHerald({
-    workers: a.workers, redisUrl: redis.url, nodeFlags: [], readyTimeoutMs: 60_000 + a.workers * 2000,
+    workers: a.workers, redisUrl: redis.url, nodeFlags: [], readyTimeoutMs: 60_000 + a.workers * 2000, port: a.port, adminPort: a.adminPort,
     env: {
       HERALD_IDLE_TIMEOUT: String(a.idleTimeout), HERALD_SEND_PINGS: a.idleTimeout ? 'true' : 'false', HERALD_TARGET_CONNECTIONS: String(n),
       ...(a.workerNodeOptions ? { HERALD_WORKER_NODE_OPTIONS: a.workerNodeOptions } : {}),
@@ -239,10 +253,10 @@ async function run(a: Args, result: C1mResult, onHerald: (h: RunningHerald) => v
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseOrExit('bench:c1m', () => parseArgs(process.argv.slice(2)));
   const result: C1mResult = {
     command: `npm run bench:c1m -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(),
-    ok: false, failure: null, options: { ...a }, preflight: undefined as never, sysctlChanges: [], herald: null,
+    ok: false, failure: null, options: { ...a }, preflight: undefined as never, sysctlChanges: [], scheduling: null, herald: null,
     connections: { target: a.connections, connected: 0, heraldCounted: null, failed: 0, errors: {}, timeToConnectAllMs: null, rampMs: null },
     serverMemory: null, clientMemory: null, kernel: null, cpu: null, broadcasts: [], latencyMs: null, messages: null, durationMs: 0,
   };
@@ -265,11 +279,12 @@ async function main(): Promise<void> {
     if (!result.preflight) return;
     result.durationMs = Date.now() - started;
     fs.mkdirSync(a.outDir, { recursive: true });
+    // New files named by N and date: a run never overwrites a tracked result.
     const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-    const json = path.join(a.outDir, `c1m-${a.connections}-${stamp}.json`);
-    fs.writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
-    fs.writeFileSync(path.join(a.outDir, `c1m-${a.connections}.md`), markdown(result));
-    log(`wrote ${json} and ${path.join(a.outDir, `c1m-${a.connections}.md`)}`);
+    const base = path.join(a.outDir, `c1m-${a.connections}-${stamp}`);
+    fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+    fs.writeFileSync(`${base}.md`, markdown(result));
+    log(`wrote ${base}.json and ${base}.md`);
   };
   const abort = (why: string, code: number): void => {
     if (finished) return;
@@ -297,6 +312,8 @@ async function main(): Promise<void> {
     hard.unref();
     result.date = new Date().toISOString();
     log(`holding /tmp/herald-bench.lock; N=${a.connections}, herald workers ${a.workers}, hard timeout ${a.timeoutS} s`);
+    result.scheduling = applyScheduling(a.autogroup, log);
+    log(formatScheduling(result.scheduling));
     lt = null;
     await run(a, result, (h) => (herald = h), (r) => (redis = r), (l) => {
       lt = l;

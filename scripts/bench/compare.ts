@@ -1,9 +1,7 @@
 /**
  * `npm run bench:compare`: herald against what users would pick instead (issue 4).
  *
- *   npm run build && npm run bench:compare -- [--connections 10000,50000,100000] [--reps 1]
- *       [--servers herald,herald-local,uws-bare,ws,socketio,netty] [--idle 10] [--broadcasts 10]
- *       [--interval 1] [--out-dir docs/benchmarks] [--timeout MIN] [--lock /tmp/herald-bench.lock]
+ *   npm run build && npm run bench:compare -- --help
  *
  * For each N, for each repetition, every server in turn (the order reversed on
  * every other repetition, so slow drift of the machine hits all servers alike):
@@ -15,7 +13,9 @@
  * benchmark), gives up after a hard timeout, and kills everything it started on
  * success, failure, timeout, SIGINT and SIGTERM. Results are rewritten after
  * every run, so an interrupted run still leaves its figures behind.
- * Exit: 0 all ran, 1 some server failed somewhere (a result, see the report), 2 harness error, 3 timeout.
+ * Servers and load clients start in this process's session (see
+ * lib/process-groups.ts); the results record the scheduling conditions.
+ * Exit: 0 all ran, 1 some server failed somewhere (a result, see the report), 2 harness error, 3 timeout, 64 bad usage.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +24,8 @@ import { DEFAULT_SCENARIO, runScenario, type RunResult, type ScenarioOptions } f
 import { aggregate, machineDescription, markdownReport, svgChart, textReport } from './lib/compare-report';
 import { childPids } from './lib/proc-stats';
 import { killAllGroups } from './lib/process-groups';
+import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type AutogroupMode, type Scheduling } from './lib/scheduling';
+import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, toNumber, UsageError } from '../lib/cli';
 import { SERVER_NAMES, type ServerName } from './lib/server-runner';
 
 interface CompareArgs {
@@ -33,52 +35,66 @@ interface CompareArgs {
   outDir: string;
   timeoutMin: number | null;
   lock: string;
+  autogroup: AutogroupMode;
   scenario: Omit<ScenarioOptions, 'log'>;
 }
 
-const USAGE = `usage: npm run bench:compare -- [--connections 10000,50000,100000] [--reps 1]
-  [--servers ${SERVER_NAMES.join(',')}] [--idle S] [--broadcasts K] [--interval S]
-  [--out-dir docs/benchmarks] [--timeout MIN] [--lock ${BENCH_LOCK}] [--per-server-process C] [--baseline-settle S]`;
+const USAGE = `usage: npm run bench:compare -- [options]
+
+Herald against the servers users would pick instead, one at a time on this box:
+for each N, each repetition and each server (the order reversed on every other
+repetition), a fresh redis-server and the server with enough processes for N
+under the open-file limit, then the load client ramps N connections, idles,
+publishes broadcasts through Redis (the herald-local server: through its admin
+API) and every process is stopped. Prints a table with ratios herald / peer
+and writes <out-dir>/compare-<date>.{json,md,svg}. Build first: npm run build.
+
+  --connections LIST      N values, e.g. 10000,50000,100000 (default 10000,50000,100000)
+  --reps R                repetitions of each N (default 1)
+  --servers LIST          any of ${SERVER_NAMES.join(',')} (default all)
+  --idle S                seconds idle after the ramp, before the memory reading (default ${DEFAULT_SCENARIO.idleMs / 1000})
+  --broadcasts K          broadcasts per run (default ${DEFAULT_SCENARIO.broadcasts})
+  --interval S            seconds between broadcasts (default ${DEFAULT_SCENARIO.intervalMs / 1000})
+  --settle-max S          longest wait for the last broadcast's last copies (default ${DEFAULT_SCENARIO.settleMaxMs / 1000})
+  --per-server-process C  connections per server process; processes = max(2, ceil(N / C)) (default ${DEFAULT_SCENARIO.perServerProcess})
+  --baseline-settle S     wait after a server is ready before its baseline memory reading (default ${DEFAULT_SCENARIO.baselineSettleMs / 1000})
+  --autogroup MODE        keep: leave /proc/sys/kernel/sched_autogroup_enabled alone; off: 0 for the
+                          run, restored after (default keep). Servers and the load client run in
+                          this process's session either way, so they compete as plain processes.
+  --out-dir DIR           where the dated results go (default docs/benchmarks)
+  --timeout MIN           hard limit for the whole run (default: estimated from the runs, x2)
+  --lock FILE             the benchmark lock shared with bench:c1m and bench:client (default ${BENCH_LOCK})
+  -h, --help              this text
+
+Exit: 0 every run ok, 1 some server failed somewhere (a result: see the report), 2 harness error, 3 timeout, 64 bad usage.`;
 
 export function parseCompareArgs(argv: string[]): CompareArgs {
-  const a: CompareArgs = {
-    connections: [10_000, 50_000, 100_000], reps: 1, servers: [...SERVER_NAMES],
-    outDir: path.resolve(__dirname, '..', '..', '..', 'docs', 'benchmarks'), timeoutMin: null, lock: BENCH_LOCK,
-    scenario: { ...DEFAULT_SCENARIO },
+  const { values: v } = parseCli(argv, {
+    connections: { type: 'string' }, reps: { type: 'string' }, servers: { type: 'string' }, idle: { type: 'string' },
+    broadcasts: { type: 'string' }, interval: { type: 'string' }, 'settle-max': { type: 'string' }, 'per-server-process': { type: 'string' },
+    'baseline-settle': { type: 'string' }, autogroup: { type: 'string' }, 'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
+  }, USAGE);
+  const d = DEFAULT_SCENARIO;
+  const servers = listOption(v, 'servers', [...SERVER_NAMES]);
+  for (const s of servers) if (!SERVER_NAMES.includes(s as ServerName)) throw new UsageError(`unknown server ${s}; known: ${SERVER_NAMES.join(', ')}`);
+  return {
+    connections: listOption(v, 'connections', ['10000', '50000', '100000']).map((x) => toNumber('--connections', x, { min: 1, integer: true })),
+    reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
+    servers: servers as ServerName[],
+    outDir: path.resolve(stringOption(v, 'out-dir', path.resolve(__dirname, '..', '..', '..', 'docs', 'benchmarks'))),
+    timeoutMin: v.timeout === undefined ? null : numberOption(v, 'timeout', 0, { min: 1 }),
+    lock: stringOption(v, 'lock', BENCH_LOCK),
+    autogroup: choiceOption(v, 'autogroup', AUTOGROUP_MODES, 'keep'),
+    scenario: {
+      ...d,
+      idleMs: numberOption(v, 'idle', d.idleMs / 1000) * 1000,
+      broadcasts: numberOption(v, 'broadcasts', d.broadcasts, { min: 1, integer: true }),
+      intervalMs: numberOption(v, 'interval', d.intervalMs / 1000) * 1000,
+      settleMaxMs: numberOption(v, 'settle-max', d.settleMaxMs / 1000) * 1000,
+      perServerProcess: numberOption(v, 'per-server-process', d.perServerProcess, { min: 1, max: 19_000, integer: true }),
+      baselineSettleMs: numberOption(v, 'baseline-settle', d.baselineSettleMs / 1000) * 1000,
+    },
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const num = () => {
-      const n = Number(val());
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number`);
-      return n;
-    };
-    switch (flag) {
-      case '--connections': a.connections = val().split(',').map(Number); break;
-      case '--reps': a.reps = num(); break;
-      case '--servers': a.servers = val().split(',') as ServerName[]; break;
-      case '--idle': a.scenario.idleMs = num() * 1000; break;
-      case '--broadcasts': a.scenario.broadcasts = num(); break;
-      case '--interval': a.scenario.intervalMs = num() * 1000; break;
-      case '--settle-max': a.scenario.settleMaxMs = num() * 1000; break;
-      case '--per-server-process': a.scenario.perServerProcess = num(); break;
-      case '--baseline-settle': a.scenario.baselineSettleMs = num() * 1000; break;
-      case '--out-dir': a.outDir = path.resolve(val()); break;
-      case '--timeout': a.timeoutMin = num(); break;
-      case '--lock': a.lock = val(); break;
-      case '--help': case '-h': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
-    }
-  }
-  for (const s of a.servers) if (!SERVER_NAMES.includes(s)) throw new Error(`unknown server ${s}; known: ${SERVER_NAMES.join(', ')}`);
-  if (a.connections.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--connections: positive integers');
-  if (!Number.isInteger(a.reps) || a.reps < 1) throw new Error('--reps must be >= 1');
-  return a;
 }
 
 /** Rough duration of one run, for the default overall timeout: fixed phases plus a slow ramp. */
@@ -91,7 +107,7 @@ function stamp(d: Date): string {
 }
 
 async function main(): Promise<number> {
-  const args = parseCompareArgs(process.argv.slice(2));
+  const args = parseOrExit('bench:compare', () => parseCompareArgs(process.argv.slice(2)));
   const command = `npm run bench:compare -- ${process.argv.slice(2).join(' ')}`.trim();
   const log = (s: string) => console.error(s);
   const started = new Date();
@@ -99,15 +115,17 @@ async function main(): Promise<number> {
   const runs: RunResult[] = [];
   let lock: HeldLock | null = null;
   let finished = false;
+  let scheduling: Scheduling | null = null;
 
   const writeReports = (notes: string[] = []) => {
     fs.mkdirSync(args.outDir, { recursive: true });
     const aggs = aggregate(runs);
     const date = started.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
     const machine = machineDescription();
-    fs.writeFileSync(`${base}.json`, JSON.stringify({ command, date, machine, args, aggregates: aggs, runs }, null, 2) + '\n');
+    fs.writeFileSync(`${base}.json`, JSON.stringify({ command, date, machine, scheduling, args, aggregates: aggs, runs }, null, 2) + '\n');
     fs.writeFileSync(`${base}.svg`, svgChart(aggs, `herald vs peers, ${date}`) + '\n');
-    fs.writeFileSync(`${base}.md`, markdownReport({ aggs, command, date, machine, svgFile: path.basename(`${base}.svg`), jsonFile: path.basename(`${base}.json`), notes }) + '\n');
+    const sched = scheduling ? formatScheduling(scheduling) : 'Scheduling: not recorded.';
+    fs.writeFileSync(`${base}.md`, markdownReport({ aggs, command, date, machine, scheduling: sched, svgFile: path.basename(`${base}.svg`), jsonFile: path.basename(`${base}.json`), notes }) + '\n');
     return aggs;
   };
 
@@ -140,6 +158,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => abort('SIGTERM', 143));
 
   lock = await acquireBenchLock(args.lock, log);
+  scheduling = applyScheduling(args.autogroup, log);
+  log(`[compare] ${formatScheduling(scheduling)}`);
   const estimate = args.connections.reduce((s, n) => s + estimateRunSeconds(n, args.scenario), 0) * args.reps * args.servers.length;
   const timeoutMin = args.timeoutMin ?? Math.ceil((estimate * 2) / 60 + 5);
   // The timeout starts once the lock is held: waiting for the C1M job is not our run.
@@ -164,6 +184,7 @@ async function main(): Promise<number> {
   finished = true;
   console.log(`\nherald comparison, ${started.toISOString().slice(0, 16)} UTC, ${machineDescription()}\n`);
   console.log(textReport(aggs));
+  console.log(`\n${formatScheduling(scheduling)}`);
   console.log(`\nwritten: ${base}.json, ${base}.md, ${base}.svg`);
   lock.release();
   return runs.every((r) => r.ok) ? 0 : 1;

@@ -35,7 +35,7 @@ describe('C1M benchmark libraries', () => {
   it('markdown shows a failed run as FAIL with its reason and never invents figures', () => {
     const r: C1mResult = {
       command: 'npm run bench:c1m -- --connections 10', date: '2026-01-01T00:00:00.000Z', machine: machine(), ok: false,
-      failure: 'held 9 of 10', options: {}, preflight: preflight(10, 2, 1, 1), sysctlChanges: [], herald: null,
+      failure: 'held 9 of 10', options: {}, preflight: preflight(10, 2, 1, 1), sysctlChanges: [], scheduling: null, herald: null,
       connections: { target: 10, connected: 9, heraldCounted: null, failed: 1, errors: { refused: 3 }, timeToConnectAllMs: null, rampMs: 1234 },
       serverMemory: null, clientMemory: null, kernel: null, cpu: null, broadcasts: [], latencyMs: null, messages: null, durationMs: 5000,
     };

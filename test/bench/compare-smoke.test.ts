@@ -23,6 +23,7 @@ test('bench:compare at 500 connections, herald and ws: table, JSON, nothing lost
     assert.match(r.stdout, /^500\s+herald\s/m);
     assert.match(r.stdout, /^500\s+ws\s/m);
     assert.match(r.stdout, /herald \/ ws/);
+    assert.match(r.stdout, /Scheduling: sched_autogroup_enabled=\S+ .*in the benchmark process's session/);
     const json = readdirSync(dir).find((f) => f.endsWith('.json'));
     assert.ok(json, 'a JSON result');
     assert.ok(readdirSync(dir).some((f) => f.endsWith('.svg')) && readdirSync(dir).some((f) => f.endsWith('.md')));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startFixture, startRedis } from './uws-fixture';
-import type { LoadResult } from '../../src/loadtest/result';
+import type { LoadResult } from '../../scripts/loadtest/result';
 
 const CLI = path.join(__dirname, '..', '..', 'scripts', 'loadtest.js');
 

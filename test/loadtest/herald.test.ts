@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { freePort, startRedis } from './uws-fixture';
-import type { LoadResult } from '../../src/loadtest/result';
+import type { LoadResult } from '../../scripts/loadtest/result';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PRIMARY = path.join(ROOT, 'workers', 'primary.js');

@@ -2,9 +2,9 @@
 // client processes: connection counts, latency, lost and duplicated messages.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { LoadTest, sleep } from '../../src/loadtest/coordinator';
-import { DEFAULTS, expandSourceIps, type LoadOptions } from '../../src/loadtest/options';
-import { clockPayload } from '../../src/loadtest/publisher';
+import { LoadTest, sleep } from '../../scripts/loadtest/coordinator';
+import { DEFAULTS, expandSourceIps, type LoadOptions } from '../../scripts/loadtest/options';
+import { clockPayload } from '../../scripts/loadtest/publisher';
 import { startFixture } from './uws-fixture';
 
 function opts(o: Partial<LoadOptions>): LoadOptions {

@@ -1,7 +1,7 @@
 // Frame decoding on real byte sequences: lengths, fragments, control frames, split reads.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { decodeFrames, encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, type FrameState } from '../../src/loadtest/ws-codec';
+import { decodeFrames, encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, type FrameState } from '../../scripts/loadtest/ws-codec';
 
 function serverFrame(op: number, payload: Buffer, fin = true): Buffer {
   const len = payload.length;
@@ -14,8 +14,13 @@ function serverFrame(op: number, payload: Buffer, fin = true): Buffer {
 function collect(chunks: Buffer[]): { msgs: [number, Buffer][]; ctl: [number, Buffer][] } {
   const st: FrameState = { rbuf: null, frag: null, fragOp: 0 };
   const msgs: [number, Buffer][] = [], ctl: [number, Buffer][] = [];
-  const sink = { onMessage: (_c: FrameState, op: number, p: Buffer) => msgs.push([op, Buffer.from(p)]), onControl: (_c: FrameState, op: number, p: Buffer) => ctl.push([op, Buffer.from(p)]), onProtocolError: (_c: FrameState, r: string) => { throw new Error(r); } };
-  for (const c of chunks) decodeFrames(st, c, sink);
+  const sink = { onMessage: (_c: FrameState, op: number, b: Buffer, start: number, end: number) => msgs.push([op, Buffer.from(b.subarray(start, end))]), onControl: (_c: FrameState, op: number, p: Buffer) => ctl.push([op, Buffer.from(p)]), onProtocolError: (_c: FrameState, r: string) => { throw new Error(r); } };
+  // Each chunk sits inside a larger buffer with stale bytes around it, as reads into the shared read buffer do.
+  for (const c of chunks) {
+    const shared = Buffer.alloc(c.length + 8, 0xee);
+    c.copy(shared, 3);
+    decodeFrames(st, shared, 3, 3 + c.length, sink);
+  }
   return { msgs, ctl };
 }
 

@@ -1,20 +1,19 @@
 /**
  * The processes the C1M benchmark starts itself: a private redis-server and a
- * herald cluster. Each is spawned `detached`, as the leader of its own process
- * group, and recorded here, so that every stop path (normal end, failure,
+ * herald cluster. Each is spawned as the leader of its own process group in
+ * the benchmark's session (spawnGroup, process-groups.ts), and recorded there, so that every stop path (normal end, failure,
  * Ctrl-C/SIGTERM, the hard timeout, process exit) signals exactly those groups
  * and nothing else on the box.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { freePort, HOST, sleep, startRedis as startRedisServer, stderrTail, stopGroup, track } from './process-groups';
+import { freePort, HOST, sleep, spawnGroup, startRedis as startRedisServer, stderrTail, stopGroup } from './process-groups';
 
 const HERALD_PRIMARY = path.resolve(__dirname, '..', '..', '..', 'workers', 'primary.js');
 
 export { HOST, freePort, killAllGroups, sleep, stopGroup, trackedLeaders, type RunningRedis } from './process-groups';
 
 /** The C1M run's Redis: its herald workers each hold a subscriber, so allow more clients than the default. */
-export const startRedis = () => startRedisServer(4000);
+export const startRedis = (port = 0) => startRedisServer(4000, port);
 
 export interface HeraldOptions {
   workers: number;
@@ -24,6 +23,9 @@ export interface HeraldOptions {
   /** extra HERALD_* variables */
   env: Record<string, string>;
   readyTimeoutMs: number;
+  /** WebSocket and admin ports; 0 picks a free one */
+  port?: number;
+  adminPort?: number;
 }
 
 export interface WorkerInfo { id: number; pid?: number; up: boolean; connections: number; rssBytes?: number }
@@ -44,7 +46,8 @@ export interface RunningHerald {
 }
 
 export async function startHerald(o: HeraldOptions): Promise<RunningHerald> {
-  const [port, admin] = [await freePort(), await freePort()];
+  const port = o.port || (await freePort());
+  const admin = o.adminPort || (await freePort());
   const env: Record<string, string> = {
     HERALD_WORKERS: String(o.workers),
     HERALD_HOST: HOST,
@@ -57,7 +60,7 @@ export async function startHerald(o: HeraldOptions): Promise<RunningHerald> {
     ...o.env,
   };
   const args = [...o.nodeFlags, HERALD_PRIMARY];
-  const child = track(spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }));
+  const child = spawnGroup(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const tail = stderrTail(child);
   let died: string | null = null;
   child.once('exit', (code, signal) => (died = `herald primary exited (${signal ?? `code ${code}`})`));

@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { Preflight, SysctlChange } from './kernel-check';
 import type { ProcMemory, Sockstat } from './proc-stats';
 import { formatCpu, type CpuFigures } from './cpu-window';
+import { formatScheduling, type Scheduling } from './scheduling';
 
 export interface Machine { nproc: number; memTotalBytes: number; kernel: string; node: string; cpu: string }
 
@@ -27,6 +28,8 @@ export interface C1mResult {
   options: Record<string, unknown>;
   preflight: Preflight;
   sysctlChanges: SysctlChange[];
+  /** how herald and the clients were scheduled (null: not recorded, e.g. stopped before) */
+  scheduling: Scheduling | null;
   herald: { workers: number; command: string; env: Record<string, string> } | null;
   connections: { target: number; connected: number; heraldCounted: number | null; failed: number; errors: Record<string, number>; timeToConnectAllMs: number | null; rampMs: number | null };
   serverMemory: { before: ProcMemory; after: ProcMemory; primary: ProcMemory | null; perConnection: { rss: number; pss: number; uss: number } | null; idleWorker: { rss: number; pss: number; uss: number } } | null;
@@ -53,6 +56,7 @@ export function markdown(r: C1mResult): string {
   out.push(`- Date: ${r.date}`);
   out.push(`- Command: \`${r.command}\``);
   out.push(`- Machine: ${m.nproc} CPUs (${m.cpu}), ${mb(m.memTotalBytes)} RAM, Linux ${m.kernel}, Node ${m.node}`);
+  if (r.scheduling) out.push(`- ${formatScheduling(r.scheduling)}`);
   if (r.herald) out.push(`- Herald: ${r.herald.workers} workers, \`${r.herald.command}\``);
   if (r.sysctlChanges.length) out.push(`- Sysctls raised for the run: ${r.sysctlChanges.map((s) => `${s.name} ${s.from} -> ${s.to}`).join('; ')}`);
   out.push('', '## Connections', '');

@@ -281,7 +281,7 @@ export function machineDescription(): string {
   return `${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${os.release()}, Node ${process.version}, ${java}, open-file limit 20,000 per process`;
 }
 
-export function markdownReport(x: { aggs: Aggregate[]; command: string; date: string; machine: string; svgFile: string; jsonFile: string; notes: string[] }): string {
+export function markdownReport(x: { aggs: Aggregate[]; command: string; date: string; machine: string; scheduling: string; svgFile: string; jsonFile: string; notes: string[] }): string {
   const fig = figuresRows(x.aggs);
   const rat = ratioRows(ratios(x.aggs));
   const tg = checkTargets(x.aggs);
@@ -292,6 +292,7 @@ export function markdownReport(x: { aggs: Aggregate[]; command: string; date: st
     `- Command: \`${x.command}\``,
     `- Date: ${x.date}`,
     `- Machine: ${x.machine}`,
+    `- ${x.scheduling}`,
     `- Raw figures: [${x.jsonFile}](${x.jsonFile}); chart: [${x.svgFile}](${x.svgFile})`,
     '',
     `![comparison chart](${x.svgFile})`,

@@ -8,9 +8,9 @@
  * A failure at any phase is caught and recorded with the figures gathered so
  * far: a peer that cannot hold N is a result, not a crash of the harness.
  */
-import { LoadTest } from '../../../src/loadtest/coordinator';
-import { DEFAULTS, type LoadOptions } from '../../../src/loadtest/options';
-import type { LoadResult } from '../../../src/loadtest/result';
+import { LoadTest } from '../../loadtest/coordinator';
+import { DEFAULTS, type LoadOptions } from '../../loadtest/options';
+import type { LoadResult } from '../../loadtest/result';
 import { childPids, cmdline, sumCpuSeconds, sumProcMemory } from './proc-stats';
 import { sleep, startRedis, startServer, type RunningRedis, type RunningServer, type ServerName } from './server-runner';
 

@@ -1,12 +1,19 @@
 /**
- * Processes a benchmark starts itself. Each is spawned `detached`, as the
- * leader of its own process group, and recorded here, so every stop path
- * (normal end, failure, Ctrl-C/SIGTERM, the hard timeout, process exit)
- * signals exactly those groups: a herald primary's workers, a cluster's
- * workers and the Netty launcher's JVMs die with their leader, and nothing
- * else on the box is touched.
+ * Processes a benchmark starts itself. Each is the leader of its own process
+ * group and is recorded here, so every stop path (normal end, failure,
+ * Ctrl-C/SIGTERM, the hard timeout, process exit) signals exactly those
+ * groups: a herald primary's workers, a cluster's workers and the Netty
+ * launcher's JVMs die with their leader, and nothing else on the box is
+ * touched.
+ *
+ * Each stays in the benchmark's session (setpgid, not setsid as Node's
+ * `detached` does). With sched_autogroup_enabled=1 the scheduler gives every
+ * session one CPU share: a server in a session of its own would get one share
+ * against all the load-client processes in ours (issue 12 measured herald 1.9x
+ * slower than bare uWS at 100k from that difference alone). Servers and
+ * clients started here all compete as plain processes of one session.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
 import Redis from 'ioredis';
@@ -21,12 +28,29 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/**
+ * Node offers only setsid (`detached`); perl (essential on Debian) calls
+ * setpgid and then execs the command, so the pid Node returns is the command's
+ * and the leader of its group.
+ */
+const SETPGID_EXEC = 'setpgrp(0, 0) or die "setpgid: $!\\n"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\\n"';
+
+/** Spawns `command` as the leader of a new process group in this session, and tracks it. */
+export function spawnGroup(command: string, args: string[], options: Omit<SpawnOptions, 'detached'>): ChildProcess {
+  return track(spawn('perl', ['-e', SETPGID_EXEC, command, ...args], options));
+}
+
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
-    /* group already gone */
+    // No group (yet): perl may not have called setpgid at this instant.
+    try {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -83,15 +107,12 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** A fresh redis-server on its own free port, with no persistence. */
-export async function startRedis(maxClients: number): Promise<RunningRedis> {
-  const port = await freePort();
-  const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
-      detached: true,
-      stdio: 'ignore',
-    }),
-  );
+/** A fresh redis-server on `port` (0: a free one), with no persistence. */
+export async function startRedis(maxClients: number, port = 0): Promise<RunningRedis> {
+  port ||= await freePort();
+  const child = spawnGroup('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
+    stdio: 'ignore',
+  });
   const url = `redis://${HOST}:${port}`;
   const until = Date.now() + 10_000;
   for (;;) {

@@ -3,19 +3,20 @@
  * redis-server, and each server under test (herald with either broker, or one
  * of the peers from ../peers/peers.ts).
  *
- * Everything is spawned `detached`, i.e. as the leader of its own process
- * group, so that stopping it is one signal to the group: a herald primary's
- * workers, a cluster's workers and the Netty launcher's JVMs all die with it,
- * even if the leader itself is wedged. Every group is also kept in a registry
- * that `killAllGroups()` (process-groups.ts) empties synchronously, for the harness's exit,
- * SIGINT/SIGTERM and timeout paths.
+ * Everything is spawned as the leader of its own process group in the
+ * harness's session (spawnGroup, process-groups.ts), so that stopping it is one
+ * signal to the group: a herald primary's workers, a cluster's workers and the
+ * Netty launcher's JVMs all die with it, even if the leader itself is wedged,
+ * while the scheduler treats servers and load clients alike. Every group is
+ * also kept in a registry that `killAllGroups()` empties synchronously, for
+ * the harness's exit, SIGINT/SIGTERM and timeout paths.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { PEERS, type PeerProtocol } from '../peers/peers';
 import { isAlive } from './proc-stats';
-import { freePort, HOST, sleep, startRedis as startRedisServer, stderrTail, stopGroup, track } from './process-groups';
+import { freePort, HOST, sleep, spawnGroup, startRedis as startRedisServer, stderrTail, stopGroup } from './process-groups';
 
 export { HOST };
 const ROOT = path.resolve(__dirname, '..', '..', '..'); // dist/
@@ -58,24 +59,21 @@ export async function startServer(name: ServerName, processes: number, redisUrl:
 
 async function startHerald(name: 'herald' | 'herald-local', workers: number, redisUrl: string): Promise<RunningServer> {
   const [port, admin] = [await freePort(), await freePort()];
-  const child = track(
-    spawn(process.execPath, [HERALD_PRIMARY], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        HERALD_WORKERS: String(workers),
-        HERALD_HOST: HOST,
-        HERALD_PORT: String(port),
-        HERALD_ADMIN_PORT: String(admin),
-        HERALD_BROKER: name === 'herald' ? 'redis' : 'local',
-        HERALD_REDIS_URL: redisUrl,
-        HERALD_LOG_LEVEL: 'warn',
-        // Herald as shipped keeps its idle timeout and pings (120 s): they never
-        // fire inside a run, so they cost only their per-socket timer state.
-      },
-    }),
-  );
+  const child = spawnGroup(process.execPath, [HERALD_PRIMARY], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      HERALD_WORKERS: String(workers),
+      HERALD_HOST: HOST,
+      HERALD_PORT: String(port),
+      HERALD_ADMIN_PORT: String(admin),
+      HERALD_BROKER: name === 'herald' ? 'redis' : 'local',
+      HERALD_REDIS_URL: redisUrl,
+      HERALD_LOG_LEVEL: 'warn',
+      // Herald as shipped keeps its idle timeout and pings (120 s): they never
+      // fire inside a run, so they cost only their per-socket timer state.
+    },
+  });
   const tail = stderrTail(child);
   const died = deathWatch(child);
   const base = `http://${HOST}:${admin}`;
@@ -113,12 +111,9 @@ async function startPeer(name: ServerName, processes: number, redisUrl: string):
   const spec = PEERS[name];
   if (!spec) throw new Error(`unknown server ${name}`);
   const port = await freePort();
-  const child = track(
-    spawn(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
+  const child = spawnGroup(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const tail = stderrTail(child);
   const died = deathWatch(child);
   // Netty compiles on first use (and may apt-install libnetty-java): allow for it.

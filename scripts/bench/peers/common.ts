@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { isUtf8 } from 'node:buffer';
 import Redis from 'ioredis';
+import { parseCli, parseOrExit, stringOption, toNumber } from '../../lib/cli';
 
 /** The Redis channel every server under comparison subscribes to. */
 export const BROADCAST_CHANNEL = 'herald:broadcast';
@@ -20,28 +21,34 @@ export interface PeerOptions {
   processes: number;
 }
 
+const PEER_USAGE = `usage: node dist/scripts/bench/peers/<peer>-server.js [--port P] [--redis URL] [--processes K] [--host H]
+
+A benchmark peer: K server processes on one port (WebSocket path /ws), each
+subscribed to the Redis channel herald:broadcast. Prints one JSON ready line once
+all of them listen; stops them all on SIGTERM/SIGINT.
+
+  --port P          port to listen on (env PORT, default 9001)
+  --redis URL       Redis to subscribe to (env REDIS_URL, default redis://127.0.0.1:6379)
+  --processes K     server processes (env PROCESSES, default 2)
+  --host H          address to listen on (env HOST, default 127.0.0.1: benchmarks use loopback only)
+  -h, --help        this text`;
+
 /**
- * `--port P --redis URL --processes K [--host H]`, falling back to the env vars
- * PORT, REDIS_URL, PROCESSES, HOST. Host defaults to 127.0.0.1: the benchmark
- * only ever talks over loopback.
+ * `--port P --redis URL --processes K [--host H]` (node:util parseArgs), falling
+ * back to the env vars PORT, REDIS_URL, PROCESSES, HOST.
  */
 export function parsePeerArgs(argv = process.argv.slice(2), env = process.env): PeerOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) throw new Error(`unexpected argument: ${argv[i]}`);
-    flags.set(m[1], m[2] ?? argv[++i] ?? '');
-  }
-  const port = Number(flags.get('port') ?? env.PORT ?? 9001);
-  const processes = Number(flags.get('processes') ?? env.PROCESSES ?? 2);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad --port ${port}`);
-  if (!Number.isInteger(processes) || processes < 1) throw new Error(`bad --processes ${processes}`);
-  return {
-    port,
-    processes,
-    host: flags.get('host') ?? env.HOST ?? '127.0.0.1',
-    redis: flags.get('redis') ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  };
+  return parseOrExit('peer', () => {
+    const { values: v } = parseCli(argv, {
+      port: { type: 'string' }, redis: { type: 'string' }, processes: { type: 'string' }, host: { type: 'string' },
+    }, PEER_USAGE);
+    return {
+      port: toNumber('--port', stringOption(v, 'port', env.PORT ?? '9001'), { min: 1, max: 65535, integer: true }),
+      processes: toNumber('--processes', stringOption(v, 'processes', env.PROCESSES ?? '2'), { min: 1, integer: true }),
+      host: stringOption(v, 'host', env.HOST ?? '127.0.0.1'),
+      redis: stringOption(v, 'redis', env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
+    };
+  });
 }
 
 /**

@@ -20,6 +20,7 @@ import net from 'node:net';
 import readline from 'node:readline';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
+import { listOption, numberOption, parseCli, parseOrExit, UsageError } from '../../lib/cli';
 import { BROADCAST_CHANNEL } from './common';
 import { PEERS, PeerSpec } from './peers';
 
@@ -38,17 +39,26 @@ interface Args {
   killTest: boolean;
 }
 
+const USAGE = `usage: node dist/scripts/bench/peers/smoke.js [--peer ${Object.keys(PEERS).join(',')}] [--connections 200] [--processes 2] [--no-kill-test]
+
+Checks each benchmark peer: N clients get 3 broadcasts byte for byte with the right
+frame type, then one server process is killed and the launcher must take the rest down.`;
+
 function parseArgs(): Args {
-  const a = process.argv.slice(2);
-  const get = (flag: string, dflt: string) => {
-    const i = a.indexOf(flag);
-    return i >= 0 ? a[i + 1] : dflt;
-  };
+  return parseOrExit('smoke', () => parseSmokeArgs());
+}
+
+function parseSmokeArgs(): Args {
+  const { values: v } = parseCli(process.argv.slice(2), {
+    peer: { type: 'string' }, connections: { type: 'string' }, processes: { type: 'string' }, 'no-kill-test': { type: 'boolean' },
+  }, USAGE);
+  const peers = listOption(v, 'peer', Object.keys(PEERS));
+  for (const p of peers) if (!PEERS[p]) throw new UsageError(`--peer: unknown peer ${p} (${Object.keys(PEERS).join(', ')})`);
   return {
-    peers: get('--peer', Object.keys(PEERS).join(',')).split(','),
-    connections: Number(get('--connections', '200')),
-    processes: Number(get('--processes', '2')),
-    killTest: !a.includes('--no-kill-test'),
+    peers,
+    connections: numberOption(v, 'connections', 200, { min: 1, integer: true }),
+    processes: numberOption(v, 'processes', 2, { min: 1, integer: true }),
+    killTest: v['no-kill-test'] !== true,
   };
 }
 

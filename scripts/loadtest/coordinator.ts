@@ -1,24 +1,21 @@
-// Forks client processes (each within the per-process file limit), hands each its
-// share of connections, aggregates their figures, and runs a whole experiment.
+// Splits the connections into shares (each within the per-process file limit), runs
+// each in a forked client process, aggregates their figures.
 // Library entry point: new LoadTest(opts) -> start() -> waitConnected() -> publish()
-// -> collect() -> stop(); runLoadTest() does all of it.
-import { fork, type ChildProcess } from 'node:child_process';
+// -> collect() -> stop(); the CLI (scripts/loadtest.ts) runs a whole experiment.
 import { EventEmitter } from 'node:events';
-import * as path from 'node:path';
 import type { StatsSnapshot } from './client-stats';
 import { mergeSnapshots } from './merge-stats';
 import type { PoolCounters } from './connection-pool';
 import { parseTarget, type LoadOptions } from './options';
 import { createPublisher, type Publisher } from './publisher';
 import type { PublishedSeq } from './payload-tracker';
+import { forkedShare, type ShareLink } from './share-link';
 import type { FromWorker, MemoryFigures, ToWorker, WorkerConfig } from './worker-messages';
 import { buildResult, type LoadResult, type MemoryResult, type TimelinePoint } from './result';
 
-const WORKER = path.join(__dirname, '..', '..', 'workers', 'load-worker.js');
-
 export interface Progress extends Omit<PoolCounters, 'settled'> { target: number; messages: number; settled: boolean; elapsedMs: number; rate: number }
 
-interface Child { proc: ChildProcess; counters: PoolCounters | null; messages: number; baseline: MemoryFigures | null; exited: boolean; waiters: Map<string, (m: FromWorker) => void> }
+interface Child { link: ShareLink; counters: PoolCounters | null; messages: number; rate: number; baseline: MemoryFigures | null; waiters: Map<string, (m: FromWorker) => void> }
 
 /** Heap cap per client process: the connections' own heap is ~0.3 KB each, plus histograms and slack. */
 export function v8Flags(perProcess: number, maxOldSpaceMb = 0): string[] {
@@ -34,30 +31,25 @@ export class LoadTest extends EventEmitter {
   private startedMs = 0;
   private connectedAllMs: number | null = null;
   private sampler: NodeJS.Timeout | null = null;
-  private lastSample = { ms: 0, started: 0 };
   private failure: Error | null = null;
   memory: MemoryResult | null = null;
 
   constructor(readonly opts: LoadOptions) { super(); }
 
-  /** Forks the client processes and starts ramping. */
+  /** Starts the shares (forking client processes) and the ramp. */
   async start(): Promise<void> {
     const o = this.opts;
     const n = Math.ceil(o.connections / o.perProcess);
     const targets = o.urls.map(parseTarget);
     this.startedMs = Date.now();
+    if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
     const readies: Promise<FromWorker>[] = [];
     for (let w = 0; w < n; w++) {
       const count = Math.floor(o.connections / n) + (w < o.connections % n ? 1 : 0);
-      const proc = fork(WORKER, [], { execArgv: v8Flags(count, o.maxOldSpaceMb), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const child: Child = { proc, counters: null, messages: 0, baseline: null, exited: false, waiters: new Map() };
+      const events = { onMessage: (m: FromWorker) => this.onMessage(child, m), onFailure: (e: Error) => this.fail(e) };
+      const link = forkedShare(v8Flags(count, o.maxOldSpaceMb), events);
+      const child: Child = { link, counters: null, messages: 0, rate: 0, baseline: null, waiters: new Map() };
       this.children.push(child);
-      proc.on('message', (m: FromWorker) => this.onMessage(child, m));
-      proc.on('exit', (code, signal) => {
-        child.exited = true;
-        if (!this.stopping && (code !== 0 || signal)) this.fail(new Error(`client process ${proc.pid} exited (${signal ?? code})`));
-      });
-      proc.on('error', (e) => this.fail(e));
       const cfg: WorkerConfig = {
         count, targets, sourceIps: o.sourceIps, indexOffset: w, indexStride: n,
         rate: o.rate / n, maxPending: Math.max(1, Math.ceil(o.maxPending / n)),
@@ -68,10 +60,7 @@ export class LoadTest extends EventEmitter {
     const r = await Promise.all(readies);
     r.forEach((m, i) => { if (m.type === 'ready') this.children[i].baseline = m.baseline; });
     this.sampler = setInterval(() => this.sample(), 250);
-    if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
   }
-
-  private stopping = false;
 
   private fail(e: Error): void {
     if (this.failure) return;
@@ -81,8 +70,8 @@ export class LoadTest extends EventEmitter {
   }
 
   private onMessage(child: Child, m: FromWorker): void {
-    if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; return; }
-    if (m.type === 'fatal') { this.fail(new Error(`client process ${child.proc.pid}: ${m.error}`)); return; }
+    if (m.type === 'progress') { child.counters = m.counters; child.messages = m.messages; child.rate = m.rate; return; }
+    if (m.type === 'fatal') { this.fail(new Error(`${child.link.label}: ${m.error}`)); return; }
     if (m.type === 'result') child.counters = m.counters;
     const w = child.waiters.get(m.type);
     if (w) { child.waiters.delete(m.type); w(m); }
@@ -92,7 +81,7 @@ export class LoadTest extends EventEmitter {
     return new Promise((resolve, reject) => {
       if (this.failure) { reject(this.failure); return; }
       child.waiters.set(reply, (m) => (m.type === 'fatal' ? reject(new Error(m.error)) : resolve(m)));
-      child.proc.send(msg, (e) => { if (e) reject(e); });
+      child.link.send(msg);
     });
   }
 
@@ -101,33 +90,29 @@ export class LoadTest extends EventEmitter {
     for (const c of this.children) {
       const k = c.counters;
       p.messages += c.messages;
+      p.rate += c.rate;
       if (!k) { p.settled = false; continue; }
       p.connected += k.connected; p.pending += k.pending; p.started += k.started;
       p.failed += k.failed; p.dropped += k.dropped; p.errors += k.errors;
       p.settled &&= k.settled;
     }
-    p.rate = this.lastRate;
     return p;
   }
 
-  private lastRate = 0;
   private sample(): void {
     const p = this.progress();
-    const now = Date.now();
-    if (this.lastSample.ms) this.lastRate = ((p.started - this.lastSample.started) * 1000) / Math.max(1, now - this.lastSample.ms);
-    this.lastSample = { ms: now, started: p.started };
     if (this.connectedAllMs === null && p.connected >= this.opts.connections) this.connectedAllMs = p.elapsedMs;
     this.timeline.push({ tMs: p.elapsedMs, connected: p.connected, pending: p.pending, errors: p.errors, messages: p.messages });
     this.emit('progress', p);
   }
 
-  /** Resolves when `n` connections are open, or all attempts settled, or timeoutMs passed. */
-  async waitConnected(n = this.opts.connections, timeoutMs = 600_000): Promise<Progress> {
+  /** Resolves when `n` connections are open, or all attempts settled, or timeoutMs passed, or `signal` aborted. */
+  async waitConnected(n = this.opts.connections, timeoutMs = 600_000, signal?: AbortSignal): Promise<Progress> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
       const p = this.progress();
-      if (p.connected >= n || (p.settled && p.started >= this.opts.connections) || Date.now() > until) return p;
+      if (p.connected >= n || (p.settled && p.started >= this.opts.connections) || Date.now() > until || signal?.aborted) return p;
       await sleep(50);
     }
   }
@@ -171,17 +156,10 @@ export class LoadTest extends EventEmitter {
     });
   }
 
-  /** Stops every client process (SIGKILL after a grace period) and the publisher. */
+  /** Stops every share (client processes get SIGKILL after a grace period) and the publisher. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.sampler) { clearInterval(this.sampler); this.sampler = null; }
-    const exits = this.children.filter((c) => !c.exited).map((c) => new Promise<void>((res) => {
-      c.proc.once('exit', () => res());
-      if (c.proc.connected) c.proc.send({ type: 'stop' } satisfies ToWorker, () => { /* exit or kill below */ });
-      const t = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
-      c.proc.once('exit', () => clearTimeout(t));
-    }));
-    await Promise.all(exits);
+    await Promise.all(this.children.map((c) => c.link.stop(3000)));
     const pub = this.publisher;
     this.publisher = null;
     if (pub) await pub.close();
@@ -189,36 +167,20 @@ export class LoadTest extends EventEmitter {
 
   /** Synchronous last resort (process 'exit'): kill whatever is still running. */
   killNow(): void {
-    for (const c of this.children) if (!c.exited) c.proc.kill('SIGKILL');
+    for (const c of this.children) c.link.killNow();
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** One whole experiment: connect, measure, publish (or hold --duration), report, stop. */
-export async function runLoadTest(opts: LoadOptions, onProgress?: (p: Progress) => void): Promise<LoadResult> {
-  const lt = new LoadTest(opts);
-  const onExit = (): void => lt.killNow();
-  process.on('exit', onExit);
-  if (onProgress) lt.on('progress', onProgress);
-  try {
-    await lt.start();
-    await lt.waitConnected();
-    await sleep(200);
-    await lt.measureMemory();
-    if (opts.publishCount > 0) {
-      for (let i = 1; i <= opts.publishCount; i++) {
-        await lt.publish(i);
-        await sleep((i < opts.publishCount ? opts.publishInterval : opts.settle) * 1000);
-      }
-    } else {
-      await sleep(opts.duration * 1000);
-    }
-    return await lt.collect();
-  } finally {
-    await lt.stop();
-    process.off('exit', onExit);
-  }
+/** Waits ms, or less when `signal` aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,9 +1,7 @@
 // Turns received payloads into latency samples and per-connection sequence checks.
-// A broadcast delivers the same bytes to every connection of a process, so parsed
-// stamps are cached by payload bytes: one JSON.parse per distinct payload, a memcmp
-// for each further copy.
+// The stamp is read from the payload bytes (clock-stamp.ts): no parse per copy.
 import type { ClientStats } from './client-stats';
-import type { MessageProtocol, Stamp } from './message-protocol';
+import { readStamp, type Stamp } from './clock-stamp';
 
 /** The per-connection part of sequence tracking (fields live on the connection object). */
 export interface SeqState {
@@ -15,34 +13,19 @@ export interface SeqState {
 
 export interface PublishedSeq { seq: number; t: number }
 
-const CACHE_SIZE = 8;
 /** A gap larger than this is counted in total but not itemised per seq (corrupt seq guard). */
 const MAX_ITEMISED_GAP = 100_000;
 
 export class PayloadTracker {
-  private cacheBytes: (Buffer | null)[] = new Array(CACHE_SIZE).fill(null);
-  private cacheStamp: (Stamp | null)[] = new Array(CACHE_SIZE).fill(null);
-  private cacheNext = 0;
+  /** reused for every payload: reading a stamp allocates nothing */
+  private readonly stamp: Stamp = { t: 0, seq: -1 };
 
-  constructor(private readonly stats: ClientStats, private readonly protocol: MessageProtocol) {}
+  constructor(private readonly stats: ClientStats) {}
 
-  private stampOf(payload: Buffer): Stamp | null {
-    for (let i = 0; i < CACHE_SIZE; i++) {
-      const b = this.cacheBytes[i];
-      if (b !== null && b.length === payload.length && b.equals(payload)) return this.cacheStamp[i];
-    }
-    const stamp = this.protocol.parse(payload);
-    // Copy: payload may be a view into a large read buffer.
-    this.cacheBytes[this.cacheNext] = Buffer.from(payload);
-    this.cacheStamp[this.cacheNext] = stamp;
-    this.cacheNext = (this.cacheNext + 1) % CACHE_SIZE;
-    return stamp;
-  }
-
-  track(c: SeqState, payload: Buffer, recvUs: number): void {
-    const stamp = this.stampOf(payload);
+  track(c: SeqState, buf: Buffer, start: number, end: number, recvUs: number): void {
+    const stamp = this.stamp;
     const stats = this.stats;
-    if (!stamp) { stats.untracked++; return; }
+    if (!readStamp(buf, start, end, stamp)) { stats.untracked++; return; }
     const seq = stamp.seq;
     if (seq >= 0) {
       if (c.firstSeq < 0) {

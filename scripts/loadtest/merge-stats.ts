@@ -1,11 +1,12 @@
 // Merges the client processes' snapshots into HDR histograms (coordinator side only,
-// so the client processes never load hdr-histogram-js).
-import * as hdr from 'hdr-histogram-js';
+// so the client processes never load hdr-histogram-js; the coordinator loads it when
+// it first merges, not at start-up, where loading it cost 40 ms of CPU).
+import type { Histogram } from 'hdr-histogram-js';
 import type { SeqFigures, StatsSnapshot } from './client-stats';
 
-type Histogram = hdr.Histogram;
-
 export function newHistogram(): Histogram {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hdr = require('hdr-histogram-js') as typeof import('hdr-histogram-js');
   // 1 us .. 1 hour, 3 significant digits; pure JS, no WebAssembly memory.
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3600e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }

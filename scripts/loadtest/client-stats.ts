@@ -52,10 +52,14 @@ export class ClientStats {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
 
+  /** the figures of the seq seen last: a broadcast's copies arrive together */
+  private current: SeqFigures | null = null;
+
   seq(seq: number, t: number): SeqFigures {
+    if (this.current?.seq === seq) return this.current;
     let f = this.seqs.get(seq);
     if (!f) { f = { seq, t, received: 0, firstUs: 0, lastUs: 0, missing: 0 }; this.seqs.set(seq, f); }
-    return f;
+    return (this.current = f);
   }
 
   recordReceive(seq: number, t: number, recvUs: number): void {

@@ -30,17 +30,32 @@ export interface HandshakeResult {
   acceptOk: boolean;
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
+const ACCEPT_BYTES = Buffer.from(ACCEPT, 'latin1');
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+const CR = 13, LF = 10, SPACE = 32, ZERO = 48;
 
-/** Returns null while the response head is incomplete. */
-export function parseHandshakeResponse(buf: Buffer): HandshakeResult | null {
-  const end = buf.indexOf(CRLFCRLF);
-  if (end < 0) return null;
-  const head = buf.toString('latin1', 0, end);
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-  const status = m ? Number(m[1]) : 0;
-  const acceptOk = status !== 101 || head.toLowerCase().includes(`sec-websocket-accept: ${ACCEPT.toLowerCase()}`);
-  return { status, bodyStart: end + 4, acceptOk };
+/**
+ * Parses the response head in bytes [0, end) of buf; null while it is incomplete.
+ * Byte loops rather than strings and regexps: this runs once per connection.
+ */
+export function parseHandshakeResponse(buf: Buffer, end: number = buf.length): HandshakeResult | null {
+  let stop = -1;
+  for (let i = 3; i < end; i++) {
+    if (buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) { stop = i - 3; break; }
+  }
+  if (stop < 0) return null;
+  // "HTTP/1.1 101 Switching Protocols"
+  let status = 0;
+  if (stop >= 12 && buf.compare(HTTP_1, 0, 7, 0, 7) === 0 && buf[8] === SPACE) {
+    for (let i = 9; i < 12; i++) {
+      const d = buf[i] - ZERO;
+      if (d < 0 || d > 9) { status = 0; break; }
+      status = status * 10 + d;
+    }
+  }
+  // The accept value is the base64 SHA-1 of our key: found anywhere in the head, it is the header's.
+  const at = status === 101 ? buf.indexOf(ACCEPT_BYTES) : -1;
+  return { status, bodyStart: stop + 4, acceptOk: status !== 101 || (at >= 0 && at < stop) };
 }
 
 /** Client frames must be masked (RFC 6455 5.3). */
@@ -72,7 +87,8 @@ export interface FrameState {
 }
 
 export interface FrameSink<C extends FrameState> {
-  onMessage(c: C, opcode: number, payload: Buffer): void;
+  /** a whole data message: bytes [start, end) of buf, valid only during the call */
+  onMessage(c: C, opcode: number, buf: Buffer, start: number, end: number): void;
   onControl(c: C, opcode: number, payload: Buffer): void;
   onProtocolError(c: C, reason: string): void;
 }
@@ -81,14 +97,21 @@ export interface FrameSink<C extends FrameState> {
 const MAX_MESSAGE = 64 * 1024 * 1024;
 
 /**
- * Decodes all complete frames in rbuf+chunk; keeps an incomplete tail in c.rbuf.
+ * Decodes all complete frames in c.rbuf + data[start, end); keeps an incomplete
+ * tail in c.rbuf (a copy: data is usually the shared read buffer).
  * Returns false after a protocol error (caller closes the connection).
+ * Messages are handed over as offsets into the buffer, so the common case (whole
+ * frames in one read) allocates nothing.
  */
-export function decodeFrames<C extends FrameState>(c: C, chunk: Buffer, sink: FrameSink<C>): boolean {
-  let buf = c.rbuf ? Buffer.concat([c.rbuf, chunk]) : chunk;
-  c.rbuf = null;
-  let off = 0;
-  while (buf.length - off >= 2) {
+export function decodeFrames<C extends FrameState>(c: C, data: Buffer, start: number, end: number, sink: FrameSink<C>): boolean {
+  let buf = data, off = start;
+  if (c.rbuf) {
+    buf = Buffer.concat([c.rbuf, data.subarray(start, end)]);
+    off = 0;
+    end = buf.length;
+    c.rbuf = null;
+  }
+  while (end - off >= 2) {
     const b0 = buf[off], b1 = buf[off + 1];
     const fin = (b0 & 0x80) !== 0;
     const op = b0 & 0x0f;
@@ -96,46 +119,46 @@ export function decodeFrames<C extends FrameState>(c: C, chunk: Buffer, sink: Fr
     let len = b1 & 0x7f;
     let p = off + 2;
     if (len === 126) {
-      if (buf.length - p < 2) break;
+      if (end - p < 2) break;
       len = buf.readUInt16BE(p); p += 2;
     } else if (len === 127) {
-      if (buf.length - p < 8) break;
+      if (end - p < 8) break;
       len = buf.readUInt32BE(p) * 2 ** 32 + buf.readUInt32BE(p + 4); p += 8;
     }
     if (len > MAX_MESSAGE) { sink.onProtocolError(c, `frame too large (${len})`); return false; }
     const maskAt = p;
     if (masked) p += 4;
-    if (buf.length - p < len) break;
-    let payload = buf.subarray(p, p + len);
+    if (end - p < len) break;
+    off = p + len;
+    let pb = buf, ps = p, pe = p + len;
     if (masked) {
       // Servers must not mask, but unmasking is cheap and keeps us lenient.
-      payload = Buffer.from(payload);
-      for (let i = 0; i < len; i++) payload[i] ^= buf[maskAt + (i & 3)];
+      pb = Buffer.from(buf.subarray(p, pe));
+      for (let i = 0; i < len; i++) pb[i] ^= buf[maskAt + (i & 3)];
+      ps = 0; pe = len;
     }
-    off = p + len;
     if (op >= 0x8) {
       if (!fin || len > 125) { sink.onProtocolError(c, 'bad control frame'); return false; }
-      sink.onControl(c, op, payload);
+      sink.onControl(c, op, pb.subarray(ps, pe));
       if (op === OP_CLOSE) return true;
     } else if (op === OP_CONT) {
       if (!c.frag) { sink.onProtocolError(c, 'continuation without start'); return false; }
-      c.frag.push(Buffer.from(payload));
+      c.frag.push(Buffer.from(pb.subarray(ps, pe)));
       if (fin) {
         const whole = Buffer.concat(c.frag);
         const fop = c.fragOp;
         c.frag = null;
-        sink.onMessage(c, fop, whole);
+        sink.onMessage(c, fop, whole, 0, whole.length);
       }
     } else if (op === OP_TEXT || op === OP_BINARY) {
       if (c.frag) { sink.onProtocolError(c, 'new message inside fragmented message'); return false; }
-      if (fin) sink.onMessage(c, op, payload);
-      else { c.frag = [Buffer.from(payload)]; c.fragOp = op; }
+      if (fin) sink.onMessage(c, op, pb, ps, pe);
+      else { c.frag = [Buffer.from(pb.subarray(ps, pe))]; c.fragOp = op; }
     } else {
       sink.onProtocolError(c, `unknown opcode ${op}`);
       return false;
     }
   }
-  // Copy the tail so the (possibly large) read buffer can be freed.
-  if (off < buf.length) c.rbuf = Buffer.from(buf.subarray(off));
+  if (off < end) c.rbuf = Buffer.from(buf.subarray(off, end));
   return true;
 }

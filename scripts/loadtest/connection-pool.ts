@@ -57,11 +57,13 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   connected = 0;
+  /** connections that reached OPEN, ever (a dropped one stays counted) */
+  opened = 0;
   errorCount = 0;
 
   constructor(private readonly cfg: PoolConfig) {
     if (cfg.targets.length === 0) throw new Error('no targets');
-    this.tracker = new PayloadTracker(this.stats, cfg.protocol);
+    this.tracker = new PayloadTracker(this.stats);
     this.requests = cfg.targets.map((t) => buildUpgradeRequest(t.hostHeader, cfg.protocol.requestPath(t.path)));
   }
 
@@ -84,9 +86,13 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     if (this.stopped) return;
     const now = Date.now();
     const cfg = this.cfg;
-    // Timeouts: a sweep over the (capped) pending set instead of a timer per socket.
+    // Timeouts: no timer per socket. The set iterates in insertion order, which is
+    // launch order, so the expired attempts are at its head.
     const deadline = nowUs() - cfg.connectTimeoutMs * 1000;
-    for (const c of this.pendingSet) if (c.startUs < deadline) this.fail(c, 'timeout');
+    for (const c of this.pendingSet) {
+      if (c.startUs >= deadline) break;
+      this.fail(c, 'timeout');
+    }
     if (this.retryQueue.length) {
       const due = this.retryQueue.filter((r) => r.due <= now);
       if (due.length) this.retryQueue = this.retryQueue.filter((r) => r.due > now);
@@ -133,28 +139,30 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     if (err) this.fail(c, kindOf(errnoName(err)));
   }
 
-  onData(c: Conn, data: Buffer): void {
-    if (c.st === HANDSHAKE) {
-      const buf = c.rbuf ? Buffer.concat([c.rbuf, data]) : data;
-      const hs = parseHandshakeResponse(buf);
-      if (!hs) {
-        if (buf.length > 16384) this.fail(c, 'bad_handshake');
-        else c.rbuf = Buffer.from(buf);
-        return;
-      }
-      c.rbuf = null;
-      if (hs.status !== 101) { this.fail(c, `http_${hs.status || 'invalid'}`); return; }
-      if (!hs.acceptOk) { this.fail(c, 'bad_accept'); return; }
-      c.st = UPGRADED;
-      if (this.cfg.protocol.readyOnUpgrade) this.ready(c);
-      if (hs.bodyStart < buf.length) this.frames(c, buf.subarray(hs.bodyStart));
-      return;
+  onData(c: Conn, data: Buffer, length: number): void {
+    if (c.st === UPGRADED || c.st === OPEN) {
+      decodeFrames(c, data, 0, length, this);
+    } else if (c.st === HANDSHAKE) {
+      this.handshake(c, data, length);
     }
-    if (c.st === UPGRADED || c.st === OPEN) this.frames(c, data);
   }
 
-  private frames(c: Conn, data: Buffer): void {
-    if (!decodeFrames(c, data, this)) return;
+  private handshake(c: Conn, data: Buffer, length: number): void {
+    // The response head nearly always comes in one read; a split one is kept in c.rbuf.
+    const buf = c.rbuf ? Buffer.concat([c.rbuf, data.subarray(0, length)]) : data;
+    const end = c.rbuf ? buf.length : length;
+    const hs = parseHandshakeResponse(buf, end);
+    if (!hs) {
+      if (end > 16384) this.fail(c, 'bad_handshake');
+      else c.rbuf = Buffer.from(buf.subarray(0, end));
+      return;
+    }
+    c.rbuf = null;
+    if (hs.status !== 101) { this.fail(c, `http_${hs.status || 'invalid'}`); return; }
+    if (!hs.acceptOk) { this.fail(c, 'bad_accept'); return; }
+    c.st = UPGRADED;
+    if (this.cfg.protocol.readyOnUpgrade) this.ready(c);
+    if (hs.bodyStart < end) decodeFrames(c, buf, hs.bodyStart, end, this);
   }
 
   onEnd(c: Conn, errno: number): void {
@@ -169,9 +177,9 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   }
 
   // FrameSink
-  onMessage(c: Conn, opcode: number, payload: Buffer): void {
+  onMessage(c: Conn, opcode: number, buf: Buffer, start: number, end: number): void {
     if (c.st !== OPEN && c.st !== UPGRADED) return;
-    if (this.cfg.protocol.onMessage(c, opcode, payload, this) && c.st === OPEN) this.tracker.track(c, payload, nowUs());
+    if (this.cfg.protocol.onMessage(c, opcode, buf, start, end, this) && c.st === OPEN) this.tracker.track(c, buf, start, end, nowUs());
   }
 
   onControl(c: Conn, opcode: number, payload: Buffer): void {
@@ -203,6 +211,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     c.openUs = nowUs();
     this.pendingSet.delete(c);
     this.connected++;
+    this.opened++;
     this.stats.handshake.record(Math.max(1, c.openUs - c.startUs));
   }
 

@@ -16,7 +16,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; baseline: MemoryFigures }
-  | { type: 'progress'; counters: PoolCounters; messages: number }
+  /** rate: connections opened per second over about the last second */
+  | { type: 'progress'; counters: PoolCounters; messages: number; rate: number }
   | { type: 'memory'; memory: MemoryFigures }
   | { type: 'result'; stats: StatsSnapshot; counters: PoolCounters }
   | { type: 'fatal'; error: string };
