@@ -1,12 +1,25 @@
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 
-/** Every process a test starts is killed when the test process exits, whatever happened. */
+/** Every process a test starts is killed, and every scratch folder removed, when the test process exits, whatever happened. */
 const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 
 export function trackChild<T extends ChildProcess>(child: T): T {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/** A scratch folder (e.g. cluster and sentinel config files) removed at exit if the test did not remove it. */
+export function trackTempDir(dir: string): string {
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
 }
 
 process.once('exit', () => {
@@ -18,4 +31,5 @@ process.once('exit', () => {
       /* already gone */
     }
   }
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -6,7 +6,17 @@ import { trackChild } from './children';
 /** A private redis-server on a free port, so tests never share state with each other or the machine's Redis. */
 export class RedisServer {
   private child?: ChildProcess;
-  port = 0;
+
+  /** extraArgs: more redis-server options (cluster mode, replicaof...); port 0 picks a free one at start. */
+  constructor(
+    private readonly extraArgs: readonly string[] = [],
+    public port = 0,
+  ) {}
+
+  /** Started and not exited. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -14,7 +24,7 @@ export class RedisServer {
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -32,7 +42,7 @@ export class RedisServer {
   /** Stops the server and waits for it to exit; start() again brings it back on the same port. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || !this.running) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');

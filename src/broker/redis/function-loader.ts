@@ -29,7 +29,8 @@ export class FunctionLoader {
       client.on('ready', () => void this.loadEverywhere().catch(() => {}));
       return;
     }
-    const ensure = () => void this.loadWhereMissing().catch(() => {});
+    // Only once the client is ready: touching nodes earlier disturbs its own ready check.
+    const ensure = () => void (client.status === 'ready' && this.loadWhereMissing().catch(() => {}));
     client.on('ready', ensure);
     client.on('refresh', ensure);
     client.on('-node', (node: Redis) => this.loaded.delete(nodeKey(node)));

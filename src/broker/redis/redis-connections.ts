@@ -121,13 +121,16 @@ export function openRedis(endpoint: RedisEndpoint, role: RedisRole): Redis {
  * and for the slot map the sharded subscriber routes by.
  */
 export function openCluster(endpoint: RedisEndpoint): Cluster {
-  const { lazyConnect, enableOfflineQueue, retryStrategy, ...redisOptions } = connectionOptions(endpoint, 'commands', 'commands');
+  const { lazyConnect, enableOfflineQueue: _, retryStrategy: __, ...redisOptions } = connectionOptions(endpoint, 'commands', 'commands');
   return new Cluster(
     (endpoint.nodes ?? []).map(({ host, port }) => ({ host, port })),
     {
       lazyConnect,
-      enableOfflineQueue,
-      clusterRetryStrategy: (attempt) => (retryStrategy as (n: number) => number)(attempt),
+      // Queueing stays on here: the client itself sends its ready check while node connections are still opening
+      // (it fails the check, and loops, without a queue). herald refuses publishes before they reach the client
+      // (ClusterLink.unavailable) and reads history only once it is ready.
+      enableOfflineQueue: true,
+      clusterRetryStrategy: redisRetryDelay,
       slotsRefreshInterval: SLOTS_REFRESH_MS,
       slotsRefreshTimeout: endpoint.commandTimeoutMs,
       redisOptions,

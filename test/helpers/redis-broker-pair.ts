@@ -1,0 +1,42 @@
+import type { BrokerMessage, BrokerState } from '../../src/broker/broker';
+import { HistoryRules, type HistoryRule } from '../../src/broker/history-rules';
+import { RedisBroker } from '../../src/broker/redis/redis-broker';
+import type { RedisEndpoint } from '../../src/broker/redis/redis-connections';
+import { createLogger } from '../../src/logger';
+import type { BrokerPair } from '../contract/broker-contract';
+
+export const PREFIX = 'herald:';
+const log = createLogger('silent', 'script');
+
+export interface RedisBrokerPair extends BrokerPair {
+  publisher: RedisBroker;
+  subscriber: RedisBroker;
+  /** Every state the publisher reported. */
+  publisherStates: BrokerState[];
+}
+
+/**
+ * herald's primary (publisher, loads the function) and one worker (subscriber)
+ * on the same Redis endpoint. `publishRaw` is how another program publishes
+ * without herald (PUBLISH, or SPUBLISH on a cluster).
+ */
+export function redisBrokerPair(endpoint: RedisEndpoint, rules: HistoryRule[], publishRaw: BrokerPair['publishRaw']): RedisBrokerPair {
+  const received: BrokerMessage[] = [];
+  const states: BrokerState[] = [];
+  const publisherStates: BrokerState[] = [];
+  const common = { ...endpoint, prefix: PREFIX, rules: new HistoryRules(rules), log };
+  const publisher = new RedisBroker({ ...common, loadFunction: true, handlers: { onMessage: () => {}, onState: (s) => publisherStates.push(s) } });
+  const subscriber = new RedisBroker({ ...common, loadFunction: false, handlers: { onMessage: (m) => received.push(m), onState: (s) => states.push(s) } });
+  return {
+    publisher,
+    subscriber,
+    received,
+    states,
+    publisherStates,
+    publishRaw,
+    close: async () => {
+      await publisher.close();
+      await subscriber.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Redis, { Cluster } from 'ioredis';
+import { keySlot } from '../../src/broker/redis/key-slot';
+import { removeTempDir, trackTempDir } from './children';
+import { freePort, waitFor } from './ports';
+import { RedisServer } from './redis-server';
+
+const run = promisify(execFile);
+
+/** A port whose cluster bus port (port + 10000) is free too. */
+async function freeClusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10000 > 65535 || taken.has(port) || taken.has(port + 10000)) continue;
+    const busFree = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port + 10000, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (busFree) {
+      taken.add(port).add(port + 10000);
+      return port;
+    }
+  }
+}
+
+/** A throwaway client to one node; errors are expected while nodes die. */
+export function nodeClient(port: number): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: false });
+  client.on('error', () => {});
+  return client;
+}
+
+async function ask<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
+  const client = nodeClient(port);
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * A private Redis Cluster on free ports: `masters` masters with one replica
+ * each, built with `redis-cli --cluster create`, with a short node timeout so a
+ * failover takes a few seconds. Every process is killed and the config folder
+ * removed on stop() and at exit.
+ */
+export class RedisCluster {
+  readonly servers: RedisServer[] = [];
+  private dir = '';
+
+  constructor(
+    private readonly masters = 3,
+    private readonly nodeTimeoutMs = 1000,
+  ) {}
+
+  /** Seed nodes for herald (two are enough; the rest are discovered). */
+  get seeds(): { host: string; port: number }[] {
+    return this.servers.slice(0, 2).map((s) => ({ host: '127.0.0.1', port: s.port }));
+  }
+
+  async start(): Promise<this> {
+    this.dir = trackTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'herald-cluster-')));
+    const taken = new Set<number>();
+    for (let i = 0; i < this.masters * 2; i++) {
+      const port = await freeClusterPort(taken);
+      const args = [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', path.join(this.dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout', String(this.nodeTimeoutMs),
+        // A replica may always take over, however long it was cut off: tests kill masters on purpose.
+        '--cluster-replica-validity-factor', '0',
+        '--dir', this.dir,
+      ];
+      this.servers.push(new RedisServer(args, port));
+    }
+    await Promise.all(this.servers.map((s) => s.start()));
+    const addresses = this.servers.map((s) => `127.0.0.1:${s.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+    await this.waitHealthy();
+    return this;
+  }
+
+  /** Every live node says the cluster is ok, every slot has a master, and every replica is in sync. */
+  async waitHealthy(timeoutMs = 20_000): Promise<void> {
+    await waitFor('a healthy cluster', async () => {
+      for (const port of this.livePorts()) {
+        const info = await ask(port, (c) => c.cluster('INFO'));
+        if (!/cluster_state:ok/.test(info)) return false;
+        const replication = await ask(port, (c) => c.info('replication'));
+        if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
+      }
+      const owners = await this.slotOwners();
+      return owners.every((port) => port !== undefined && this.livePorts().includes(port));
+    }, timeoutMs, 100);
+  }
+
+  /** The master port serving each slot, as a live node sees it. */
+  async slotOwners(): Promise<(number | undefined)[]> {
+    const owners: (number | undefined)[] = new Array(16384).fill(undefined);
+    const slots = (await ask(this.livePorts()[0], (c) => c.cluster('SLOTS'))) as unknown as [number, number, [string, number]][];
+    for (const [from, to, [, port]] of slots) for (let s = from; s <= to; s++) owners[s] = port;
+    return owners;
+  }
+
+  /** The port of the master that serves a key (or shard channel) now. */
+  async masterOf(key: string): Promise<number> {
+    const port = (await this.slotOwners())[keySlot(key)];
+    if (port === undefined) throw new Error(`no master serves ${key}`);
+    return port;
+  }
+
+  async masterPorts(): Promise<number[]> {
+    return [...new Set((await this.slotOwners()).filter((p): p is number => p !== undefined))];
+  }
+
+  livePorts(): number[] {
+    return this.servers.filter((s) => s.running).map((s) => s.port);
+  }
+
+  /** Kills one node at once (SIGKILL), as a crash would. */
+  async kill(port: number): Promise<void> {
+    await this.servers.find((s) => s.port === port)?.stop();
+  }
+
+  /** A cluster-aware client, as a publisher in another program would use. */
+  client(): Cluster {
+    const client = new Cluster([{ host: '127.0.0.1', port: this.servers[0].port }], { redisOptions: { maxRetriesPerRequest: 1 } });
+    client.on('error', () => {});
+    return client;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.stop()));
+    if (this.dir) removeTempDir(this.dir);
+  }
+}
