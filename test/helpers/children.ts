@@ -1,7 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 
-/** Every process a test starts is killed, and every scratch folder removed, when the test process exits, whatever happened. */
+/**
+ * Every process a test starts is killed, and every scratch folder removed, when
+ * the test process exits: normally, on an uncaught error, or on SIGINT/SIGTERM
+ * (a runner's timeout, Ctrl-C).
+ */
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
@@ -22,7 +26,7 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
-process.once('exit', () => {
+function cleanUp(): void {
   for (const child of children) {
     // Herald's primary kills its workers; a negative pid also reaches a detached group.
     try {
@@ -32,4 +36,12 @@ process.once('exit', () => {
     }
   }
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+}
+
+process.once('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.kill(process.pid, signal); // the default action now that the handler is gone: die of the signal
+  });
+}

@@ -4,11 +4,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Redis, { Cluster } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { keySlot } from '../../src/broker/redis/key-slot';
 import { removeTempDir, trackTempDir } from './children';
 import { freePort, waitFor } from './ports';
-import { RedisServer } from './redis-server';
+import { askNode, RedisServer } from './redis-server';
 
 const run = promisify(execFile);
 
@@ -29,21 +29,7 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   }
 }
 
-/** A throwaway client to one node; errors are expected while nodes die. */
-export function nodeClient(port: number): Redis {
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: false });
-  client.on('error', () => {});
-  return client;
-}
 
-async function ask<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
-  const client = nodeClient(port);
-  try {
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
-}
 
 /**
  * A private Redis Cluster on free ports: `masters` masters with one replica
@@ -91,9 +77,9 @@ export class RedisCluster {
   async waitHealthy(timeoutMs = 20_000): Promise<void> {
     await waitFor('a healthy cluster', async () => {
       for (const port of this.livePorts()) {
-        const info = await ask(port, (c) => c.cluster('INFO'));
+        const info = await askNode(port, (c) => c.cluster('INFO'));
         if (!/cluster_state:ok/.test(info)) return false;
-        const replication = await ask(port, (c) => c.info('replication'));
+        const replication = await askNode(port, (c) => c.info('replication'));
         if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
       }
       const owners = await this.slotOwners();
@@ -104,7 +90,7 @@ export class RedisCluster {
   /** The master port serving each slot, as a live node sees it. */
   async slotOwners(): Promise<(number | undefined)[]> {
     const owners: (number | undefined)[] = new Array(16384).fill(undefined);
-    const slots = (await ask(this.livePorts()[0], (c) => c.cluster('SLOTS'))) as unknown as [number, number, [string, number]][];
+    const slots = (await askNode(this.livePorts()[0], (c) => c.cluster('SLOTS'))) as unknown as [number, number, [string, number]][];
     for (const [from, to, [, port]] of slots) for (let s = from; s <= to; s++) owners[s] = port;
     return owners;
   }
@@ -127,6 +113,26 @@ export class RedisCluster {
   /** Kills one node at once (SIGKILL), as a crash would. */
   async kill(port: number): Promise<void> {
     await this.servers.find((s) => s.port === port)?.stop();
+  }
+
+  /**
+   * Resharding of one slot, as redis-cli --cluster reshard does it: mark it importing/migrating, MIGRATE its
+   * keys, then give it to the new master on every master.
+   */
+  async moveSlot(slot: number, toPort: number): Promise<void> {
+    const fromPort = (await this.slotOwners())[slot]!;
+    const idOf = (port: number) => askNode(port, (c) => c.cluster('MYID') as Promise<string>);
+    const [fromId, toId] = [await idOf(fromPort), await idOf(toPort)];
+    await askNode(toPort, (c) => c.cluster('SETSLOT', slot, 'IMPORTING', fromId));
+    await askNode(fromPort, (c) => c.cluster('SETSLOT', slot, 'MIGRATING', toId));
+    for (;;) {
+      const keys = (await askNode(fromPort, (c) => c.cluster('GETKEYSINSLOT', slot, 100))) as string[];
+      if (keys.length === 0) break;
+      await askNode(fromPort, (c) => c.migrate('127.0.0.1', toPort, '', 0, 5000, 'KEYS', ...keys));
+    }
+    for (const port of [toPort, fromPort, ...(await this.masterPorts()).filter((p) => p !== toPort && p !== fromPort)]) {
+      await askNode(port, (c) => c.cluster('SETSLOT', slot, 'NODE', toId));
+    }
   }
 
   /** A cluster-aware client, as a publisher in another program would use. */

@@ -60,3 +60,20 @@ export class RedisServer {
     return client;
   }
 }
+
+/** A throwaway client to one server on 127.0.0.1; errors are expected while servers die. */
+export function nodeClient(port: number): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  return client;
+}
+
+/** One question to one server on a throwaway connection. */
+export async function askNode<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
+  const client = nodeClient(port);
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}

@@ -8,12 +8,15 @@ import { seqChannel } from '../../src/broker/redis/redis-names';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
 import { waitFor } from '../helpers/ports';
 import { PREFIX, redisBrokerPair, type RedisBrokerPair } from '../helpers/redis-broker-pair';
-import { nodeClient, RedisCluster } from '../helpers/redis-cluster';
+import { RedisCluster } from '../helpers/redis-cluster';
+import { askNode, nodeClient } from '../helpers/redis-server';
 
-describe('redis broker on a cluster (sharded pub/sub)', () => {
+describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, () => {
   const cluster = new RedisCluster();
   let raw: Cluster;
 
+  // Closed again in after(), so a test that timed out does not keep the process alive.
+  const opened: RedisBrokerPair[] = [];
   const open = async (rules: HistoryRule[]): Promise<RedisBrokerPair> => {
     const pair = redisBrokerPair({ mode: 'cluster', nodes: cluster.seeds, commandTimeoutMs: 1000 }, rules, async (topic, payload) => {
       await raw.spublish(PREFIX + topic, payload);
@@ -22,6 +25,7 @@ describe('redis broker on a cluster (sharded pub/sub)', () => {
       await pair.close();
       throw err;
     });
+    opened.push(pair);
     return pair;
   };
 
@@ -31,13 +35,14 @@ describe('redis broker on a cluster (sharded pub/sub)', () => {
   });
 
   after(async () => {
+    await Promise.all(opened.map((pair) => pair.close()));
     raw?.disconnect();
     await cluster.stop();
   });
 
   brokerContract({ name: 'redis cluster (3 masters, 3 replicas)', open });
 
-  it('SPUBLISH on the owning shard (master or replica) reaches the subscriber; other nodes answer MOVED, which cluster clients follow', async () => {
+  it('SPUBLISH on the owning shard (master or replica) reaches the subscriber; other nodes answer MOVED, which cluster clients follow', { timeout: 30_000 }, async () => {
     const pair = await open(CONTRACT_RULES);
     try {
       const channel = PREFIX + 'plain:anynode';
@@ -68,7 +73,7 @@ describe('redis broker on a cluster (sharded pub/sub)', () => {
     }
   });
 
-  it('loads the function on every master; FCALL sequences from any client; a topic without a rule is refused', async () => {
+  it('loads the function on every master; FCALL sequences from any client; a topic without a rule is refused', { timeout: 30_000 }, async () => {
     const pair = await open(CONTRACT_RULES);
     try {
       await waitFor('function on every master', async () => {
@@ -92,7 +97,7 @@ describe('redis broker on a cluster (sharded pub/sub)', () => {
     }
   });
 
-  it('sends the subscribes of one tick as one SSUBSCRIBE per slot', async () => {
+  it('sends the subscribes of one tick as one SSUBSCRIBE per slot', { timeout: 30_000 }, async () => {
     const pair = await open(CONTRACT_RULES);
     try {
       const topics = Array.from({ length: 3000 }, (_, i) => `plain:batch:${i}`);
@@ -109,7 +114,33 @@ describe('redis broker on a cluster (sharded pub/sub)', () => {
     }
   });
 
-  it('follows a master killed and its replica promoted: publishes refused meanwhile, subscriptions moved, seqs go on', async () => {
+  it('follows a slot moved to another master (resharding): the subscription moves, history and seqs move with the keys', { timeout: 30_000 }, async () => {
+    const pair = await open(CONTRACT_RULES);
+    try {
+      const topic = 'hist:reshard';
+      await pair.subscriber.subscribe(topic);
+      assert.equal((await pair.publisher.publish(topic, Buffer.from('before'))).seq, 1);
+      await waitFor('before', () => pair.received.length === 1);
+      const slot = keySlot(seqChannel(PREFIX, topic));
+      const from = await cluster.masterOf(seqChannel(PREFIX, topic));
+      const to = (await cluster.masterPorts()).find((p) => p !== from)!;
+      await cluster.moveSlot(slot, to);
+      // The old master drops the subscription with the slot; herald reads the slot map and subscribes on the new one.
+      await waitFor('the subscription on the new master', async () => {
+        const [, count] = (await askNode(to, (c) => c.call('PUBSUB', 'SHARDNUMSUB', seqChannel(PREFIX, topic)))) as [string, number];
+        return count === 1;
+      });
+      await pair.subscriber.subscribe(topic);
+      assert.equal((await pair.publisher.publish(topic, Buffer.from('after'))).seq, 2);
+      await waitFor('after', () => pair.received.some((m) => m.seq === 2 && m.payload.toString() === 'after'));
+      const page = await pair.subscriber.history(topic, 0, 10);
+      assert.deepEqual(page.entries.map((e) => e.payload.toString()), ['before', 'after']);
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('follows a master killed and its replica promoted: publishes refused meanwhile, subscriptions moved, seqs go on', { timeout: 30_000 }, async () => {
     const pair = await open(CONTRACT_RULES);
     try {
       const topic = 'hist:failover';
