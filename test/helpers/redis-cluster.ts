@@ -8,7 +8,8 @@ import { Cluster } from 'ioredis';
 import { keySlot } from '../../src/broker/redis/key-slot';
 import { removeTempDir, trackTempDir } from './children';
 import { freePort, waitFor } from './ports';
-import { askNode, RedisServer } from './redis-server';
+import { askNode, RedisServer, tlsOptions } from './redis-server';
+import type { TlsFiles } from './tls-certs';
 
 const run = promisify(execFile);
 
@@ -44,6 +45,8 @@ export class RedisCluster {
   constructor(
     private readonly masters = 3,
     private readonly nodeTimeoutMs = 1000,
+    /** Serve TLS only, between nodes too. */
+    readonly tls?: TlsFiles,
   ) {}
 
   /** Seed nodes for herald (two are enough; the rest are discovered). */
@@ -63,12 +66,14 @@ export class RedisCluster {
         // A replica may always take over, however long it was cut off: tests kill masters on purpose.
         '--cluster-replica-validity-factor', '0',
         '--dir', this.dir,
+        ...(this.tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
       ];
-      this.servers.push(new RedisServer(args, port));
+      this.servers.push(new RedisServer(args, port, this.tls));
     }
     await Promise.all(this.servers.map((s) => s.start()));
     const addresses = this.servers.map((s) => `127.0.0.1:${s.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
+    const tlsArgs = this.tls ? ['--tls', '--cacert', this.tls.ca] : [];
+    await run('redis-cli', [...tlsArgs, '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
     await this.waitHealthy();
     return this;
   }
@@ -77,9 +82,9 @@ export class RedisCluster {
   async waitHealthy(timeoutMs = 20_000): Promise<void> {
     await waitFor('a healthy cluster', async () => {
       for (const port of this.livePorts()) {
-        const info = await askNode(port, (c) => c.cluster('INFO'));
+        const info = await askNode(port, (c) => c.cluster('INFO'), this.tls);
         if (!/cluster_state:ok/.test(info)) return false;
-        const replication = await askNode(port, (c) => c.info('replication'));
+        const replication = await askNode(port, (c) => c.info('replication'), this.tls);
         if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
       }
       const owners = await this.slotOwners();
@@ -90,7 +95,7 @@ export class RedisCluster {
   /** The master port serving each slot, as a live node sees it. */
   async slotOwners(): Promise<(number | undefined)[]> {
     const owners: (number | undefined)[] = new Array(16384).fill(undefined);
-    const slots = (await askNode(this.livePorts()[0], (c) => c.cluster('SLOTS'))) as unknown as [number, number, [string, number]][];
+    const slots = (await askNode(this.livePorts()[0], (c) => c.cluster('SLOTS'), this.tls)) as unknown as [number, number, [string, number]][];
     for (const [from, to, [, port]] of slots) for (let s = from; s <= to; s++) owners[s] = port;
     return owners;
   }
@@ -121,23 +126,23 @@ export class RedisCluster {
    */
   async moveSlot(slot: number, toPort: number): Promise<void> {
     const fromPort = (await this.slotOwners())[slot]!;
-    const idOf = (port: number) => askNode(port, (c) => c.cluster('MYID') as Promise<string>);
+    const idOf = (port: number) => askNode(port, (c) => c.cluster('MYID') as Promise<string>, this.tls);
     const [fromId, toId] = [await idOf(fromPort), await idOf(toPort)];
-    await askNode(toPort, (c) => c.cluster('SETSLOT', slot, 'IMPORTING', fromId));
-    await askNode(fromPort, (c) => c.cluster('SETSLOT', slot, 'MIGRATING', toId));
+    await askNode(toPort, (c) => c.cluster('SETSLOT', slot, 'IMPORTING', fromId), this.tls);
+    await askNode(fromPort, (c) => c.cluster('SETSLOT', slot, 'MIGRATING', toId), this.tls);
     for (;;) {
-      const keys = (await askNode(fromPort, (c) => c.cluster('GETKEYSINSLOT', slot, 100))) as string[];
+      const keys = (await askNode(fromPort, (c) => c.cluster('GETKEYSINSLOT', slot, 100), this.tls)) as string[];
       if (keys.length === 0) break;
-      await askNode(fromPort, (c) => c.migrate('127.0.0.1', toPort, '', 0, 5000, 'KEYS', ...keys));
+      await askNode(fromPort, (c) => c.migrate('127.0.0.1', toPort, '', 0, 5000, 'KEYS', ...keys), this.tls);
     }
     for (const port of [toPort, fromPort, ...(await this.masterPorts()).filter((p) => p !== toPort && p !== fromPort)]) {
-      await askNode(port, (c) => c.cluster('SETSLOT', slot, 'NODE', toId));
+      await askNode(port, (c) => c.cluster('SETSLOT', slot, 'NODE', toId), this.tls);
     }
   }
 
   /** A cluster-aware client, as a publisher in another program would use. */
   client(): Cluster {
-    const client = new Cluster([{ host: '127.0.0.1', port: this.servers[0].port }], { redisOptions: { maxRetriesPerRequest: 1 } });
+    const client = new Cluster([{ host: '127.0.0.1', port: this.servers[0].port }], { redisOptions: { maxRetriesPerRequest: 1, tls: tlsOptions(this.tls) } });
     client.on('error', () => {});
     return client;
   }

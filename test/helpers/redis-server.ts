@@ -1,16 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import Redis from 'ioredis';
 import { freePort, waitFor } from './ports';
 import { trackChild } from './children';
+import { redisTlsArgs, type TlsFiles } from './tls-certs';
 
 /** A private redis-server on a free port, so tests never share state with each other or the machine's Redis. */
 export class RedisServer {
   private child?: ChildProcess;
 
-  /** extraArgs: more redis-server options (cluster mode, replicaof...); port 0 picks a free one at start. */
+  /**
+   * extraArgs: more redis-server options (cluster mode, replicaof...); port 0 picks a free one at start;
+   * tls: serve TLS only (rediss://) with these certificate files.
+   */
   constructor(
     private readonly extraArgs: readonly string[] = [],
     public port = 0,
+    readonly tls?: TlsFiles,
   ) {}
 
   /** Started and not exited. */
@@ -19,15 +25,16 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
+    const ports = this.tls ? ['--port', '0', '--tls-port', String(this.port), ...redisTlsArgs(this.tls)] : ['--port', String(this.port)];
+    const child = spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, tls: tlsOptions(this.tls) });
       probe.on('error', () => {}); // refused until the server listens: that is what we wait for
       try {
         await probe.connect();
@@ -55,22 +62,27 @@ export class RedisServer {
   }
 
   client(): Redis {
-    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
+    const client = new Redis(this.url, { maxRetriesPerRequest: 1, tls: tlsOptions(this.tls) });
     client.on('error', () => {}); // outages are part of some tests; commands still reject
     return client;
   }
 }
 
+/** ioredis TLS options that trust the test CA. */
+export function tlsOptions(tls?: TlsFiles): { ca: Buffer } | undefined {
+  return tls ? { ca: fs.readFileSync(tls.ca) } : undefined;
+}
+
 /** A throwaway client to one server on 127.0.0.1; errors are expected while servers die. */
-export function nodeClient(port: number): Redis {
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+export function nodeClient(port: number, tls?: TlsFiles): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null, tls: tlsOptions(tls) });
   client.on('error', () => {});
   return client;
 }
 
 /** One question to one server on a throwaway connection. */
-export async function askNode<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
-  const client = nodeClient(port);
+export async function askNode<T>(port: number, fn: (client: Redis) => Promise<T>, tls?: TlsFiles): Promise<T> {
+  const client = nodeClient(port, tls);
   try {
     return await fn(client);
   } finally {
