@@ -27,8 +27,10 @@ export class RedisSentinels {
 
   async start(): Promise<this> {
     this.dir = trackTempDir(fs.mkdtempSync(path.join(os.tmpdir(), 'herald-sentinel-')));
-    const master = await new RedisServer().start();
-    const replica = await new RedisServer(['--replicaof', '127.0.0.1', String(master.port)]).start();
+    // Replication writes RDB files: keep each server's in its own scratch folder.
+    const dirOf = (name: string) => fs.mkdirSync(path.join(this.dir, name), { recursive: true }) ?? path.join(this.dir, name);
+    const master = await new RedisServer(['--dir', dirOf('a')]).start();
+    const replica = await new RedisServer(['--dir', dirOf('b'), '--replicaof', '127.0.0.1', String(master.port)]).start();
     this.servers.push(master, replica);
     await waitFor('the replica in sync', async () => /master_link_status:up/.test(await askNode(replica.port, (c) => c.info('replication'))));
     for (let i = 0; i < 3; i++) {
