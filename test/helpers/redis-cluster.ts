@@ -120,6 +120,11 @@ export class RedisCluster {
     await this.servers.find((s) => s.port === port)?.stop();
   }
 
+  /** SIGSTOP freezes a node (connections stay open, nothing is answered); SIGCONT thaws it. */
+  signal(port: number, signal: NodeJS.Signals): void {
+    this.servers.find((s) => s.port === port)?.signal(signal);
+  }
+
   /**
    * Resharding of one slot, as redis-cli --cluster reshard does it: mark it importing/migrating, MIGRATE its
    * keys, then give it to the new master on every master.

@@ -179,4 +179,31 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
       await pair.close();
     }
   });
+
+  it('notices a frozen master: stalled within the timeout, its slots refused, the others served, back when it thaws', { timeout: 60_000 }, async () => {
+    // A cluster of its own with a node timeout long enough that the frozen master is not failed over meanwhile.
+    const slow = await new RedisCluster(3, 10_000).start();
+    const pair = redisBrokerPair({ mode: 'cluster', nodes: slow.seeds, commandTimeoutMs: 1000 }, CONTRACT_RULES, async () => {});
+    opened.push(pair);
+    try {
+      await pair.subscriber.subscribe('plain:frozen');
+      await pair.subscriber.subscribe('plain:thawed');
+      await waitFor('connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 15_000);
+      const frozen = await slow.masterOf(PREFIX + 'plain:frozen');
+      let other = 'plain:thawed';
+      for (let i = 0; (await slow.masterOf(PREFIX + other)) === frozen; i++) other = `plain:thawed:${i}`;
+      slow.signal(frozen, 'SIGSTOP');
+      try {
+        await waitFor('stalled', () => pair.publisher.state === 'stalled' && pair.subscriber.state === 'stalled', 5000);
+        await assert.rejects(pair.publisher.publish('plain:frozen', Buffer.from('x')), /not answering in time/);
+        assert.deepEqual(await pair.publisher.publish(other, Buffer.from('y')), {}, 'the other masters still take publishes');
+      } finally {
+        slow.signal(frozen, 'SIGCONT');
+      }
+      await waitFor('connected again', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 5000);
+    } finally {
+      await pair.close();
+      await slow.stop();
+    }
+  });
 });

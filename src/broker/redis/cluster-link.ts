@@ -13,9 +13,9 @@ type Trouble = 'down' | 'late';
  * within the command timeout; `disconnected` when one cannot be reached (until
  * a replica takes over its slots and the slot map says so).
  *
- * Every master is pinged each PROBE_INTERVAL_MS; a master that fails makes the
- * client re-read the slot map at once, so a failover is followed as soon as the
- * cluster has promoted a replica.
+ * Every master is pinged each PROBE_INTERVAL_MS, and a master whose connection
+ * drops is down at once; either makes the client re-read the slot map, so a
+ * failover is followed as soon as the cluster has promoted a replica.
  */
 export class ClusterLink implements Link {
   reconnects = 0;
@@ -39,6 +39,15 @@ export class ClusterLink implements Link {
     for (const event of ['close', 'reconnecting', 'end']) cluster.on(event, () => this.changed());
     // A new slot map may name new masters: check them now rather than at the next tick.
     cluster.on('refresh', () => this.probe());
+    // The client drops a node's connection when it fails (a crash resets it at once): a master is down from then
+    // on, without waiting for the next probe, and the slot map is read again to find its replacement.
+    cluster.on('-node', (node: Redis) => {
+      const key = `${node.options.host}:${node.options.port}`;
+      if (this.cluster.status !== 'ready' || !this.masters().has(key)) return;
+      this.trouble.set(key, 'down');
+      this.changed();
+      this.refreshSlots();
+    });
     this.timer = setInterval(() => this.probe(), probeIntervalMs);
     this.timer.unref();
   }

@@ -1,0 +1,24 @@
+import { RedisSentinels } from './helpers/redis-sentinel';
+import { redisBrokerPair } from './helpers/redis-broker-pair';
+import { waitFor } from './helpers/ports';
+(async () => {
+  const s = await new RedisSentinels().start();
+  const pair = redisBrokerPair({ mode: 'sentinel', nodes: s.nodes, sentinelName: s.name, commandTimeoutMs: 1000 }, [{ pattern: 'hist:*', maxLength: 1000, maxAgeSeconds: 0 }], async () => {});
+  await waitFor('c', () => pair.publisher.state === 'connected', 15000);
+  const topic = 'hist:x';
+  await pair.subscriber.subscribe(topic);
+  const t0 = Date.now();
+  const log = (...a: unknown[]) => console.log(String(Date.now() - t0).padStart(6), ...a);
+  pair.subscriber['options'].handlers.onState = (st: string) => log('subscriber state', st);
+  pair.publisher['options'].handlers.onState = (st: string) => log('publisher state', st);
+  let run = true; let last = ''; const published: number[] = [];
+  const loop = (async () => { while (run) { let out: string; try { const r = await pair.publisher.publish(topic, Buffer.from('m')); published.push(r.seq!); out = 'ok'; } catch (e) { out = (e as Error).name + ': ' + (e as Error).message.slice(0, 90); } if (out !== last) log('publish', out, published.at(-1)); last = out; await new Promise((r) => setTimeout(r, 20)); } })();
+  log('failover'); const r = await s.failover(); log('sentinels agree', r);
+  await waitFor('c', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 15000);
+  await new Promise((r) => setTimeout(r, 500)); run = false; await loop;
+  const page = await pair.subscriber.history(topic, 0, 10000);
+  const kept = new Set(page.entries.map((e) => e.seq));
+  const got = new Set(pair.received.map((m) => m.seq));
+  log('published', published.length, 'lost from history', published.filter((q) => !kept.has(q)), 'not received live', published.filter((q) => !got.has(q)).length);
+  await pair.close(); await s.stop();
+})();
