@@ -4,6 +4,7 @@ import { RedisBroker } from '../../src/broker/redis/redis-broker';
 import type { RedisEndpoint } from '../../src/broker/redis/redis-connections';
 import { createLogger } from '../../src/logger';
 import type { BrokerPair } from '../contract/broker-contract';
+import { waitFor } from './ports';
 
 export const PREFIX = 'herald:';
 const log = createLogger('silent', 'script');
@@ -37,6 +38,25 @@ export function redisBrokerPair(endpoint: RedisEndpoint, rules: HistoryRule[], p
     close: async () => {
       await publisher.close();
       await subscriber.close();
+    },
+  };
+}
+
+/**
+ * Opens broker pairs on one endpoint (known once the servers run), each once its publisher is connected;
+ * closeAll() closes them all again, so a test that timed out does not keep the process alive.
+ */
+export function pairOpener(endpoint: () => RedisEndpoint, publishRaw: BrokerPair['publishRaw'] = async () => {}) {
+  const opened: RedisBrokerPair[] = [];
+  return {
+    open: async (rules: HistoryRule[]): Promise<RedisBrokerPair> => {
+      const pair = redisBrokerPair(endpoint(), rules, publishRaw);
+      opened.push(pair);
+      await waitFor('publisher connected', () => pair.publisher.state === 'connected', 15_000);
+      return pair;
+    },
+    closeAll: async (): Promise<void> => {
+      await Promise.all(opened.splice(0).map((pair) => pair.close()));
     },
   };
 }

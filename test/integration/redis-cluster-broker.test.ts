@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
 import { BrokerUnavailableError } from '../../src/broker/broker';
-import type { HistoryRule } from '../../src/broker/history-rules';
 import { keySlot } from '../../src/broker/redis/key-slot';
 import { seqChannel } from '../../src/broker/redis/redis-names';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
 import { waitFor } from '../helpers/ports';
-import { PREFIX, redisBrokerPair, type RedisBrokerPair } from '../helpers/redis-broker-pair';
+import { pairOpener, PREFIX } from '../helpers/redis-broker-pair';
 import { RedisCluster } from '../helpers/redis-cluster';
 import { askNode, nodeClient } from '../helpers/redis-server';
 
@@ -15,19 +14,11 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
   const cluster = new RedisCluster();
   let raw: Cluster;
 
-  // Closed again in after(), so a test that timed out does not keep the process alive.
-  const opened: RedisBrokerPair[] = [];
-  const open = async (rules: HistoryRule[]): Promise<RedisBrokerPair> => {
-    const pair = redisBrokerPair({ mode: 'cluster', nodes: cluster.seeds, commandTimeoutMs: 1000 }, rules, async (topic, payload) => {
-      await raw.spublish(PREFIX + topic, payload);
-    });
-    await waitFor('publisher connected', () => pair.publisher.state === 'connected', 15_000).catch(async (err) => {
-      await pair.close();
-      throw err;
-    });
-    opened.push(pair);
-    return pair;
-  };
+  const pairs = pairOpener(
+    () => ({ mode: 'cluster', nodes: cluster.seeds, commandTimeoutMs: 1000 }),
+    async (topic, payload) => void (await raw.spublish(PREFIX + topic, payload)),
+  );
+  const open = pairs.open;
 
   before(async () => {
     await cluster.start();
@@ -35,7 +26,7 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
   });
 
   after(async () => {
-    await Promise.all(opened.map((pair) => pair.close()));
+    await pairs.closeAll();
     raw?.disconnect();
     await cluster.stop();
   });
@@ -183,9 +174,9 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
   it('notices a frozen master: stalled within the timeout, its slots refused, the others served, back when it thaws', { timeout: 60_000 }, async () => {
     // A cluster of its own with a node timeout long enough that the frozen master is not failed over meanwhile.
     const slow = await new RedisCluster(3, 10_000).start();
-    const pair = redisBrokerPair({ mode: 'cluster', nodes: slow.seeds, commandTimeoutMs: 1000 }, CONTRACT_RULES, async () => {});
-    opened.push(pair);
+    const slowPairs = pairOpener(() => ({ mode: 'cluster', nodes: slow.seeds, commandTimeoutMs: 1000 }));
     try {
+      const pair = await slowPairs.open(CONTRACT_RULES);
       await pair.subscriber.subscribe('plain:frozen');
       await pair.subscriber.subscribe('plain:thawed');
       await waitFor('connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 15_000);
@@ -202,7 +193,7 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
       }
       await waitFor('connected again', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 5000);
     } finally {
-      await pair.close();
+      await slowPairs.closeAll();
       await slow.stop();
     }
   });

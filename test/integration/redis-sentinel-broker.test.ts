@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
 import { BrokerUnavailableError } from '../../src/broker/broker';
-import type { HistoryRule } from '../../src/broker/history-rules';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
 import { sleep, waitFor } from '../helpers/ports';
-import { PREFIX, redisBrokerPair, type RedisBrokerPair } from '../helpers/redis-broker-pair';
+import { pairOpener, PREFIX } from '../helpers/redis-broker-pair';
 import { RedisSentinels } from '../helpers/redis-sentinel';
 import { askNode } from '../helpers/redis-server';
 
@@ -13,18 +12,11 @@ describe('redis broker behind Sentinel', { timeout: 120_000 }, () => {
   const sentinels = new RedisSentinels();
   let raw: Redis;
 
-  // Closed again in after(), so a test that timed out does not keep the process alive.
-  const opened: RedisBrokerPair[] = [];
-  const open = async (rules: HistoryRule[]): Promise<RedisBrokerPair> => {
-    const endpoint = { mode: 'sentinel' as const, nodes: sentinels.nodes, sentinelName: sentinels.name, commandTimeoutMs: 1000 };
-    const pair = redisBrokerPair(endpoint, rules, async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)));
-    await waitFor('publisher connected', () => pair.publisher.state === 'connected', 15_000).catch(async (err) => {
-      await pair.close();
-      throw err;
-    });
-    opened.push(pair);
-    return pair;
-  };
+  const pairs = pairOpener(
+    () => ({ mode: 'sentinel', nodes: sentinels.nodes, sentinelName: sentinels.name, commandTimeoutMs: 1000 }),
+    async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)),
+  );
+  const open = pairs.open;
 
   before(async () => {
     await sentinels.start();
@@ -32,7 +24,7 @@ describe('redis broker behind Sentinel', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await Promise.all(opened.map((pair) => pair.close()));
+    await pairs.closeAll();
     raw?.disconnect();
     await sentinels.stop();
   });

@@ -72,7 +72,14 @@ function setup(owner: (slot: number) => string | undefined = (slot) => (slot < 8
     pendingFlush = undefined;
     f?.();
   };
-  return { subs, nodes, node: (key: string) => nodes.get(key)!, flush, errors, refreshes: () => refreshes, topology, setOwner: (fn: typeof owner) => (owner = fn) };
+  /** Subscribes the topic and has its master confirm it. */
+  const confirm = async (key: string, topic: string) => {
+    const wait = subs.subscribe(topic);
+    flush();
+    nodes.get(key)!.replyAll();
+    await wait;
+  };
+  return { subs, nodes, node: (key: string) => nodes.get(key)!, flush, confirm, errors, refreshes: () => refreshes, setOwner: (fn: typeof owner) => (owner = fn) };
 }
 
 /** Lets promise callbacks run. */
@@ -124,10 +131,7 @@ describe('sharded subscriptions', () => {
   it('does not count a reply that comes after an unsubscribe, and unsubscribes after it', async () => {
     const t = setup();
     const [kept, topic] = topicsOn('A', 2);
-    const held = t.subs.subscribe(kept);
-    t.flush();
-    t.node('A').replyAll();
-    await held;
+    await t.confirm('A', kept);
     const wait = t.subs.subscribe(topic);
     t.flush();
     t.subs.unsubscribe(topic);
@@ -149,10 +153,7 @@ describe('sharded subscriptions', () => {
   it('disconnects a master when its last wanted slot is unsubscribed', async () => {
     const t = setup();
     const [topic] = topicsOn('A', 1);
-    const wait = t.subs.subscribe(topic);
-    t.flush();
-    t.node('A').replyAll();
-    await wait;
+    await t.confirm('A', topic);
     t.subs.unsubscribe(topic);
     assert.equal(t.node('A').closed, true);
     assert.deepEqual(t.subs.nodesInUse(), []);
@@ -161,10 +162,7 @@ describe('sharded subscriptions', () => {
   it('voids confirmations of a lost master, sends nothing while it is down and everything when it is back', async () => {
     const t = setup();
     const [topic] = topicsOn('A', 1);
-    const first = t.subs.subscribe(topic);
-    t.flush();
-    t.node('A').replyAll();
-    await first;
+    await t.confirm('A', topic);
     t.node('A').ready = false;
     t.subs.nodeLost('A');
     assert.equal(t.subs.isConfirmed(topic), false);
@@ -186,10 +184,7 @@ describe('sharded subscriptions', () => {
     const [kept, topic] = topicsOn('A', 2);
     const moving = keySlot(`p:${topic}`);
     assert.notEqual(keySlot(`p:${kept}`), moving);
-    const held = t.subs.subscribe(kept);
-    t.flush();
-    t.node('A').replyAll();
-    await held;
+    await t.confirm('A', kept);
     const first = t.subs.subscribe(topic);
     t.flush();
     const late = t.node('A').calls.shift()!;
@@ -230,10 +225,7 @@ describe('sharded subscriptions', () => {
   it('sends a master\'s slots again after it dropped channels by itself (unsolicited SUNSUBSCRIBE)', async () => {
     const t = setup();
     const [topic] = topicsOn('A', 1);
-    const first = t.subs.subscribe(topic);
-    t.flush();
-    t.node('A').replyAll();
-    await first;
+    await t.confirm('A', topic);
     t.subs.nodeMoved('A');
     assert.equal(t.subs.isConfirmed(topic), false);
     t.subs.topologyChanged(); // the slot stayed on A

@@ -1,4 +1,5 @@
 import { keySlot } from './key-slot';
+import { chunks, TopicWaiters } from './topic-waiters';
 
 /**
  * The topics a worker wants from a Redis Cluster with sharded pub/sub, and
@@ -40,7 +41,6 @@ export interface ShardTopology {
   refresh(): void;
 }
 
-export const MAX_CHANNELS_PER_COMMAND = 1000;
 /** While something waits for the slot map (a lost master, an orphaned slot), it is read again this often. */
 export const HEAL_INTERVAL_MS = 500;
 
@@ -50,11 +50,9 @@ interface SlotEntry {
   channels: Set<string>;
 }
 
-type Waiter = { resolve(): void; reject(err: Error): void };
-
 export class ShardSubscriptions {
   private readonly wanted = new Map<string, readonly string[]>();
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new TopicWaiters();
   private readonly slots = new Map<number, SlotEntry>();
   private readonly slotsByNode = new Map<string, Set<number>>();
   private readonly confirmed = new Set<string>();
@@ -115,11 +113,7 @@ export class ShardSubscriptions {
       }
       this.schedule();
     }
-    return new Promise((resolve, reject) => {
-      const list = this.waiters.get(topic);
-      if (list) list.push({ resolve, reject });
-      else this.waiters.set(topic, [{ resolve, reject }]);
-    });
+    return this.waiters.wait(topic);
   }
 
   unsubscribe(topic: string): void {
@@ -136,7 +130,7 @@ export class ShardSubscriptions {
       this.inflight.delete(channel);
       if (entry.channels.size === 0) this.dropSlot(slot, entry);
     }
-    this.release(topic);
+    this.waiters.release(topic);
     this.schedule();
   }
 
@@ -243,7 +237,7 @@ export class ShardSubscriptions {
           this.inflight.delete(channel);
           this.confirmed.add(channel);
           const topic = this.topicOf(channel);
-          if (topic !== undefined && this.isConfirmed(topic)) this.release(topic);
+          if (topic !== undefined && this.isConfirmed(topic)) this.waiters.release(topic);
         }
       },
       (err: Error) => {
@@ -258,7 +252,7 @@ export class ShardSubscriptions {
         if (!this.nodes.isReady(key)) return;
         const topics = [...new Set(mine.map(this.topicOf).filter((t): t is string => t !== undefined))];
         this.onError(err, topics);
-        for (const topic of topics) this.release(topic, err);
+        for (const topic of topics) this.waiters.release(topic, err);
       },
     );
   }
@@ -317,18 +311,4 @@ export class ShardSubscriptions {
     this.stale.delete(slot);
     if (entry.node !== undefined) this.detach(slot, entry.node);
   }
-
-  private release(topic: string, err?: Error): void {
-    const list = this.waiters.get(topic);
-    if (!list) return;
-    this.waiters.delete(topic);
-    for (const waiter of list) {
-      if (err) waiter.reject(err);
-      else waiter.resolve();
-    }
-  }
-}
-
-function* chunks<T>(items: T[]): Generator<T[]> {
-  for (let i = 0; i < items.length; i += MAX_CHANNELS_PER_COMMAND) yield items.slice(i, i + MAX_CHANNELS_PER_COMMAND);
 }
