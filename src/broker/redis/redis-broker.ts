@@ -64,8 +64,8 @@ export class RedisBroker implements Broker {
     if (unavailable) throw new BrokerUnavailableError(unavailable);
     const send = history ? this.callPublishFunction(connection, topic, payload).then((seq) => ({ seq })) : connection.publishPlain(rawChannel(prefix, topic), payload).then(() => ({}));
     try {
-      // Standalone commands time out by themselves; a cluster client retries through redirections and failovers,
-      // so it gets a deadline: the caller still hears within the command timeout.
+      // A single connection's commands time out by themselves; a cluster client retries through redirections and
+      // failovers, so it gets a deadline: the caller still hears within the command timeout.
       return await (this.cluster ? withDeadline(send, commandTimeoutMs) : send);
     } catch (err) {
       const message = (err as Error).message;

@@ -71,19 +71,14 @@ export const SLOTS_REFRESH_MS = 5000;
 export type RedisRole = 'commands' | 'subscriber';
 
 /**
- * Connection options shared by every connection herald opens. None queues
- * commands while Redis is unreachable: a publish is refused at once rather than
- * delayed, and herald resubscribes by itself after a reconnect, so it knows
- * when each topic is confirmed again.
- *
+ * Options of every connection herald opens to one server, by role:
  * - commands: PUBLISH, FCALL, history reads, FUNCTION LOAD; each command times out.
- * - subscriber: (S)SUBSCRIBE mode, no command timeout (PING probes watch it).
+ * - subscriber: (S)SUBSCRIBE mode, no command timeout (PING probes watch it);
+ *   herald resubscribes by itself after a reconnect, so it knows when each topic
+ *   is confirmed again.
  */
-function connectionOptions(endpoint: RedisEndpoint, role: RedisRole, name: string): RedisOptions {
+function serverOptions(endpoint: RedisEndpoint, role: RedisRole, name: string): RedisOptions {
   const common: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    retryStrategy: redisRetryDelay,
     connectionName: `herald-${name}-${process.pid}`,
     username: endpoint.username,
     password: endpoint.password,
@@ -94,9 +89,16 @@ function connectionOptions(endpoint: RedisEndpoint, role: RedisRole, name: strin
     : { ...common, maxRetriesPerRequest: null, autoResubscribe: false };
 }
 
+/**
+ * A connection herald manages itself: opened by connect(), never queueing a
+ * command while Redis is unreachable (a publish is refused at once rather than
+ * delayed), reconnecting by itself.
+ */
+const SELF_MANAGED: RedisOptions = { lazyConnect: true, enableOfflineQueue: false, retryStrategy: redisRetryDelay };
+
 /** One connection to the standalone server or to the master the sentinels name. */
 export function openRedis(endpoint: RedisEndpoint, role: RedisRole): Redis {
-  const options = connectionOptions(endpoint, role, role);
+  const options = { ...SELF_MANAGED, ...serverOptions(endpoint, role, role) };
   if (endpoint.mode === 'cluster') throw new Error('openRedis: a cluster needs openCluster');
   if (endpoint.mode !== 'sentinel') return new Redis(endpoint.url ?? 'redis://127.0.0.1:6379', options);
   return new Redis({
@@ -121,11 +123,10 @@ export function openRedis(endpoint: RedisEndpoint, role: RedisRole): Redis {
  * and for the slot map the sharded subscriber routes by.
  */
 export function openCluster(endpoint: RedisEndpoint): Cluster {
-  const { lazyConnect, enableOfflineQueue: _, retryStrategy: __, ...redisOptions } = connectionOptions(endpoint, 'commands', 'commands');
   return new Cluster(
     (endpoint.nodes ?? []).map(({ host, port }) => ({ host, port })),
     {
-      lazyConnect,
+      lazyConnect: true,
       // Queueing stays on here: the client itself sends its ready check while node connections are still opening
       // (it fails the check, and loops, without a queue). herald refuses publishes before they reach the client
       // (ClusterLink.unavailable) and reads history only once it is ready.
@@ -133,12 +134,12 @@ export function openCluster(endpoint: RedisEndpoint): Cluster {
       clusterRetryStrategy: redisRetryDelay,
       slotsRefreshInterval: SLOTS_REFRESH_MS,
       slotsRefreshTimeout: endpoint.commandTimeoutMs,
-      redisOptions,
+      redisOptions: serverOptions(endpoint, 'commands', 'commands'),
     },
   );
 }
 
 /** One subscriber connection to a cluster master, for SSUBSCRIBE of the channels in its slots. */
 export function openShardSubscriber(endpoint: RedisEndpoint, node: NodeAddress): Redis {
-  return new Redis({ ...connectionOptions(endpoint, 'subscriber', `shard-${node.port}`), host: node.host, port: node.port });
+  return new Redis({ ...SELF_MANAGED, ...serverOptions(endpoint, 'subscriber', `shard-${node.port}`), host: node.host, port: node.port });
 }

@@ -23,6 +23,7 @@ export class ShardedSubscriber implements TopicSubscriber {
   private readonly links = new Map<string, RedisLink>();
   private readonly subscriptions: ShardSubscriptions;
   private closedReconnects = 0;
+  private connectedOnce = false;
   private closed = false;
 
   constructor(
@@ -54,8 +55,10 @@ export class ShardedSubscriber implements TopicSubscriber {
   get state(): BrokerState {
     if (this.closed) return 'closed';
     const states = this.subscriptions.nodesInUse().map((key) => this.links.get(key)?.state ?? 'connecting');
-    if (this.subscriptions.orphaned) states.push('disconnected');
-    return states.length === 0 ? 'connected' : combinedState(states);
+    if (this.subscriptions.orphaned) states.push(this.connectedOnce ? 'disconnected' : 'connecting');
+    const state = states.length === 0 ? 'connected' : combinedState(states);
+    if (state === 'connected') this.connectedOnce = true;
+    return state;
   }
 
   get reconnects(): number {
