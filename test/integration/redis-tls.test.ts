@@ -6,6 +6,7 @@ import { CONTRACT_RULES } from '../contract/broker-contract';
 import { waitFor } from '../helpers/ports';
 import { redisBrokerPair } from '../helpers/redis-broker-pair';
 import { RedisCluster } from '../helpers/redis-cluster';
+import { RedisSentinels } from '../helpers/redis-sentinel';
 import { RedisServer } from '../helpers/redis-server';
 import { makeTlsFiles, removeTlsFiles, type TlsFiles } from '../helpers/tls-certs';
 
@@ -62,6 +63,16 @@ describe('redis broker over TLS', { timeout: 120_000 }, () => {
       await roundTrip(redisEndpoint({ ...settings, mode: 'cluster', url: 'redis://127.0.0.1:6379', nodes, tls: true, tlsCaFile: files.ca }));
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('sentinel: the sentinels and the master they name, over TLS only', { timeout: 60_000 }, async () => {
+    const sentinels = await new RedisSentinels(files).start();
+    try {
+      const nodes = sentinels.nodes.map((n) => `${n.host}:${n.port}`);
+      await roundTrip(redisEndpoint({ ...settings, mode: 'sentinel', url: 'redis://127.0.0.1:6379', nodes, sentinelName: sentinels.name, tls: true, tlsCaFile: files.ca }));
+    } finally {
+      await sentinels.stop();
     }
   });
 });
