@@ -83,6 +83,10 @@ describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, ()
       assert.deepEqual(pair.received.map((m) => [m.seq, m.payload.toString()]), [[1, 'hello'], [2, 'again']]);
       const page = await pair.subscriber.history('hist:fcall', 0, 10);
       assert.deepEqual([page.first, page.current, page.entries.map((e) => e.payload.toString())], [1, 2, ['hello', 'again']]);
+      // A master that lost the library (restarted empty, FUNCTION FLUSH): the publish loads it again and goes through.
+      const owner = await cluster.masterOf('hist:fcall');
+      await askNode(owner, (c) => c.call('FUNCTION', 'FLUSH'));
+      assert.deepEqual(await pair.publisher.publish('hist:fcall', Buffer.from('reloaded')), { seq: 3 });
     } finally {
       await pair.close();
     }
