@@ -3,6 +3,7 @@ import path from 'node:path';
 import convict from 'convict';
 import { checkFileKeys, checkNumericEnv, ConfigError, readConfigFile } from './config-files';
 import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './broker/history-rules';
+import { REDIS_MODES, splitNodeList, validateNodeList, type RedisMode } from './broker/redis/redis-addressing';
 
 /**
  * The one configuration schema. Every knob has a doc string, a default, an
@@ -14,6 +15,7 @@ import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './bro
 /** NODE_ENV names a file in config/, so it may not hold a path. */
 const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const ENV_NAME_RULE = 'must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json)';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -52,6 +54,9 @@ convict.addFormat({
   coerce: (value: unknown) => (typeof value === 'string' ? parseHistoryRules(value) : value),
   validate: validateHistoryRules,
 });
+
+// Redis nodes come as a list in config files and as "host:port,host:port" in HERALD_REDIS_NODES.
+convict.addFormat({ name: 'redis-nodes', coerce: splitNodeList, validate: validateNodeList });
 
 const schema = {
   env: {
@@ -97,22 +102,75 @@ const schema = {
     env: 'HERALD_BROKER',
   },
   redis: {
+    mode: {
+      doc: 'How herald finds Redis: "standalone" (one server at redis.url), "sentinel" (the master that the sentinels in redis.nodes name redis.sentinelName; follows failovers), "cluster" (a Redis Cluster reached through the seed nodes in redis.nodes; sharded pub/sub).',
+      format: oneOf(REDIS_MODES),
+      default: 'standalone' as RedisMode,
+      env: 'HERALD_REDIS_MODE',
+    },
     url: {
-      doc: 'Redis URL used by the redis broker (redis://[:password@]host:port[/db]).',
+      doc: 'Standalone mode: the Redis URL (redis://[[user]:password@]host:port[/db]; rediss:// for TLS).',
       format: (value: unknown) => {
         if (typeof value !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(value)) {
           throw new Error('must be a redis:// or rediss:// URL');
         }
       },
-      default: 'redis://127.0.0.1:6379',
+      default: DEFAULT_REDIS_URL,
       env: 'HERALD_REDIS_URL',
       sensitive: true,
     },
-    prefix: {
-      doc: 'Prefix of the Redis pub/sub channels: PUBLISH <prefix><topic> <payload> reaches subscribers of <topic>.',
+    nodes: {
+      doc: 'Sentinel mode: the sentinels; cluster mode: seed nodes (any few of the cluster; the rest are discovered). Comma-separated host:port.',
+      format: 'redis-nodes',
+      default: [] as string[],
+      env: 'HERALD_REDIS_NODES',
+    },
+    sentinelName: {
+      doc: 'Sentinel mode: the master name the sentinels monitor (their "sentinel monitor <name> ...").',
       format: (value: unknown) => {
-        if (typeof value !== 'string' || value.length > 64 || /[\s*?[\]]/.test(value)) {
-          throw new Error('must be a string of at most 64 characters without spaces or glob characters');
+        if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{0,64}$/.test(value)) throw new Error('must be at most 64 characters of [A-Za-z0-9_.-]');
+      },
+      default: '',
+      env: 'HERALD_REDIS_SENTINEL_NAME',
+    },
+    username: {
+      doc: 'Redis ACL user (AUTH <username> <password>); empty: the default user. In standalone mode it may be in redis.url instead.',
+      format: String,
+      default: '',
+      env: 'HERALD_REDIS_USERNAME',
+      sensitive: true,
+    },
+    password: {
+      doc: 'Redis password (requirepass, or the ACL user\'s); empty: none. In standalone mode it may be in redis.url instead.',
+      format: String,
+      default: '',
+      env: 'HERALD_REDIS_PASSWORD',
+      sensitive: true,
+    },
+    sentinelPassword: {
+      doc: 'Sentinel mode: the password of the sentinels themselves (their requirepass); empty: none.',
+      format: String,
+      default: '',
+      env: 'HERALD_REDIS_SENTINEL_PASSWORD',
+      sensitive: true,
+    },
+    tls: {
+      doc: 'Sentinel and cluster modes: connect to every Redis node (and the sentinels) over TLS. Standalone mode takes TLS from a rediss:// URL instead.',
+      format: 'strict-boolean',
+      default: false,
+      env: 'HERALD_REDIS_TLS',
+    },
+    tlsCaFile: {
+      doc: 'PEM file of the CA(s) that signed the Redis servers\' certificates (for a private CA); empty: the system\'s trusted CAs. Needs TLS on.',
+      format: String,
+      default: '',
+      env: 'HERALD_REDIS_TLS_CA_FILE',
+    },
+    prefix: {
+      doc: 'Prefix of herald\'s Redis channels and keys: PUBLISH <prefix><topic> <payload> reaches subscribers of <topic>. Characters of [A-Za-z0-9_.:-] only (it is spliced into a Lua script and must never hold the braces of a cluster hash tag).',
+      format: (value: unknown) => {
+        if (typeof value !== 'string' || !/^[A-Za-z0-9_.:-]{0,64}$/.test(value)) {
+          throw new Error('must be at most 64 characters of [A-Za-z0-9_.:-]');
         }
       },
       default: 'herald:',
@@ -383,7 +441,7 @@ const schema = {
 
 type Widen<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : T;
 type ValuesOf<S> = {
-  readonly [K in keyof S]: S[K] extends { default: infer D } ? (D extends 'local' | 'redis' | 'skip' | 'close' ? D : Widen<D>) : ValuesOf<S[K]>;
+  readonly [K in keyof S]: S[K] extends { default: infer D } ? (D extends 'local' | 'redis' | 'skip' | 'close' | RedisMode ? D : Widen<D>) : ValuesOf<S[K]>;
 };
 
 export type HeraldConfig = ValuesOf<typeof schema>;
@@ -401,8 +459,40 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** How the redis.* keys fit together: each mode's keys, and nothing set that the mode would ignore. */
+function crossCheckRedis({ redis }: HeraldConfig): void {
+  const { mode } = redis;
+  if (mode === 'standalone') {
+    if (redis.nodes.length > 0) throw new ConfigError('redis.nodes: used only in sentinel and cluster modes: set redis.mode (HERALD_REDIS_MODE), or use redis.url');
+    if (redis.tls && !redis.url.startsWith('rediss://')) throw new ConfigError('redis.tls: in standalone mode TLS comes from the URL: use a rediss:// redis.url');
+    const credentials = /^rediss?:\/\/[^/@]*@/.test(redis.url);
+    if (credentials && (redis.username !== '' || redis.password !== '')) {
+      throw new ConfigError('redis.password: the credentials are already in redis.url: set them in one place');
+    }
+  } else {
+    if (redis.nodes.length === 0) {
+      throw new ConfigError(`redis.nodes: ${mode} mode needs ${mode === 'sentinel' ? 'the sentinels' : 'one or more seed nodes'} as host:port,host:port (HERALD_REDIS_NODES)`);
+    }
+    if (redis.url !== DEFAULT_REDIS_URL) throw new ConfigError(`redis.url: used only in standalone mode; in ${mode} mode list the nodes in redis.nodes`);
+  }
+  if (mode === 'sentinel' && redis.sentinelName === '') throw new ConfigError('redis.sentinelName: sentinel mode needs the master name the sentinels monitor (HERALD_REDIS_SENTINEL_NAME)');
+  if (mode !== 'sentinel' && redis.sentinelName !== '') throw new ConfigError('redis.sentinelName: used only in sentinel mode: set redis.mode to sentinel');
+  if (mode !== 'sentinel' && redis.sentinelPassword !== '') throw new ConfigError('redis.sentinelPassword: used only in sentinel mode: set redis.mode to sentinel');
+  if (redis.username !== '' && redis.password === '') throw new ConfigError('redis.username: an ACL user needs redis.password too');
+  if (redis.tlsCaFile !== '') {
+    const tlsOn = redis.tls || redis.url.startsWith('rediss://');
+    if (!tlsOn) throw new ConfigError('redis.tlsCaFile: TLS is off: set redis.tls (sentinel, cluster) or use a rediss:// redis.url (standalone)');
+    try {
+      fs.accessSync(redis.tlsCaFile, fs.constants.R_OK);
+    } catch {
+      throw new ConfigError(`redis.tlsCaFile: cannot read ${redis.tlsCaFile}`);
+    }
+  }
+}
+
 /** Rules that span several keys, which convict's per-key validators cannot see. */
 function crossCheck(config: HeraldConfig): void {
+  crossCheckRedis(config);
   if (!isLoopback(config.admin.host) && config.admin.apiKey === '') {
     throw new ConfigError(
       `admin.host: ${config.admin.host} is not a loopback address, so admin.apiKey (HERALD_API_KEY) must be set`,

@@ -7,6 +7,7 @@ import type { Broker, BrokerHandlers } from '../src/broker/broker';
 import { HistoryRules } from '../src/broker/history-rules';
 import { LocalBrokerClient } from '../src/broker/local-broker';
 import { RedisBroker } from '../src/broker/redis/redis-broker';
+import { redisEndpoint } from '../src/broker/redis/redis-connections';
 import { connectionCapacity, countOpenFds, readOpenFileLimit } from '../src/capacity/fd-limits';
 import { FdGuard } from '../src/capacity/fd-guard';
 import { loadConfig, type HeraldConfig } from '../src/config';
@@ -37,7 +38,7 @@ function send(msg: ToPrimary): void {
 function openBroker(config: HeraldConfig, handlers: BrokerHandlers, ipc: IpcDispatcher<ToWorker>, log: Logger): Broker {
   const rules = new HistoryRules(config.history.rules);
   if (config.broker === 'redis') {
-    return new RedisBroker({ url: config.redis.url, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs, rules, loadFunction: false, log, handlers });
+    return new RedisBroker({ ...redisEndpoint(config.redis), prefix: config.redis.prefix, rules, loadFunction: false, log, handlers });
   }
   const broker = new LocalBrokerClient(rules, send, handlers);
   const receive = (msg: ToWorker & { type: `broker:${string}` }) => void broker.receive(msg);

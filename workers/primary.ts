@@ -9,6 +9,7 @@ import { HistoryRules } from '../src/broker/history-rules';
 import { LocalBrokerHost } from '../src/broker/local-broker';
 import { MemoryHistory } from '../src/broker/memory-history';
 import { RedisBroker } from '../src/broker/redis/redis-broker';
+import { redisEndpoint } from '../src/broker/redis/redis-connections';
 import { checkKernelLimits } from '../src/capacity/kernel-limits';
 import { connectionCapacity, readOpenFileLimit } from '../src/capacity/fd-limits';
 import { startClock } from '../src/clock/clock-publisher';
@@ -37,9 +38,8 @@ function openBroker(config: HeraldConfig, supervisor: Supervisor, log: Logger): 
   const rules = new HistoryRules(config.history.rules);
   if (config.broker === 'redis') {
     return new RedisBroker({
-      url: config.redis.url,
+      ...redisEndpoint(config.redis),
       prefix: config.redis.prefix,
-      commandTimeoutMs: config.redis.commandTimeoutMs,
       rules,
       loadFunction: true,
       log,

@@ -1,23 +1,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import Redis from 'ioredis';
 import { freePort, waitFor } from './ports';
 import { trackChild } from './children';
+import { redisTlsArgs, type TlsFiles } from './tls-certs';
 
 /** A private redis-server on a free port, so tests never share state with each other or the machine's Redis. */
 export class RedisServer {
   private child?: ChildProcess;
-  port = 0;
+
+  /**
+   * extraArgs: more redis-server options (cluster mode, replicaof...); port 0 picks a free one at start;
+   * tls: serve TLS only (rediss://) with these certificate files.
+   */
+  constructor(
+    private readonly extraArgs: readonly string[] = [],
+    public port = 0,
+    readonly tls?: TlsFiles,
+  ) {}
+
+  /** Started and not exited. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const ports = this.tls ? ['--port', '0', '--tls-port', String(this.port), ...redisTlsArgs(this.tls)] : ['--port', String(this.port)];
+    const child = spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, tls: tlsOptions(this.tls) });
       probe.on('error', () => {}); // refused until the server listens: that is what we wait for
       try {
         await probe.connect();
@@ -32,7 +49,7 @@ export class RedisServer {
   /** Stops the server and waits for it to exit; start() again brings it back on the same port. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || !this.running) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
@@ -49,7 +66,7 @@ export class RedisServer {
   }
 
   client(): Redis {
-    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
+    const client = new Redis(this.url, { maxRetriesPerRequest: 1, tls: tlsOptions(this.tls) });
     client.on('error', () => {}); // outages are part of some tests; commands still reject
     return client;
   }
@@ -58,4 +75,26 @@ export class RedisServer {
 /** Publishes through herald's Redis function, as any client could (herald must have loaded it). Resolves to the seq. */
 export async function fcallPublish(redis: Redis, topic: string, payload: string | Buffer): Promise<number | null> {
   return (await redis.call('FCALL', 'herald_publish', '1', topic, payload)) as number | null;
+}
+
+/** ioredis TLS options that trust the test CA. */
+export function tlsOptions(tls?: TlsFiles): { ca: Buffer } | undefined {
+  return tls ? { ca: fs.readFileSync(tls.ca) } : undefined;
+}
+
+/** A throwaway client to one server on 127.0.0.1; errors are expected while servers die. */
+export function nodeClient(port: number, tls?: TlsFiles): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null, tls: tlsOptions(tls) });
+  client.on('error', () => {});
+  return client;
+}
+
+/** One question to one server on a throwaway connection. */
+export async function askNode<T>(port: number, fn: (client: Redis) => Promise<T>, tls?: TlsFiles): Promise<T> {
+  const client = nodeClient(port, tls);
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
 }

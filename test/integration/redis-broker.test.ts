@@ -1,42 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { BrokerUnavailableError, type BrokerMessage, type BrokerState } from '../../src/broker/broker';
-import { HistoryRules, type HistoryRule } from '../../src/broker/history-rules';
-import { RedisBroker } from '../../src/broker/redis/redis-broker';
-import { createLogger } from '../../src/logger';
-import { brokerContract, CONTRACT_RULES, type BrokerPair } from '../contract/broker-contract';
+import { BrokerUnavailableError } from '../../src/broker/broker';
+import type { HistoryRule } from '../../src/broker/history-rules';
+import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
 import { waitFor } from '../helpers/ports';
+import { PREFIX, redisBrokerPair } from '../helpers/redis-broker-pair';
 import { RedisServer } from '../helpers/redis-server';
 
-const log = createLogger('silent', 'script');
-const PREFIX = 'herald:';
+const redisPair = (url: string, rules: HistoryRule[], raw: Redis) =>
+  redisBrokerPair({ url, commandTimeoutMs: 1000 }, rules, async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)));
 
 /** A publishing and a receiving broker on one Redis; resolves once both are connected. */
-async function connectedPair(url: string, rules: HistoryRule[], raw: Redis): Promise<BrokerPair> {
+async function connectedPair(url: string, rules: HistoryRule[], raw: Redis) {
   const pair = redisPair(url, rules, raw);
   await pair.subscriber.subscribe('hist:warm-up');
   await waitFor('both connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected');
   return pair;
-}
-
-function redisPair(url: string, rules: HistoryRule[], raw: Redis): BrokerPair {
-  const received: BrokerMessage[] = [];
-  const states: BrokerState[] = [];
-  const common = { url, prefix: PREFIX, rules: new HistoryRules(rules), commandTimeoutMs: 1000, log };
-  const publisher = new RedisBroker({ ...common, loadFunction: true, handlers: { onMessage: () => {} } });
-  const subscriber = new RedisBroker({ ...common, loadFunction: false, handlers: { onMessage: (m) => received.push(m), onState: (s) => states.push(s) } });
-  return {
-    publisher,
-    subscriber,
-    received,
-    states,
-    publishRaw: async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)),
-    close: async () => {
-      await publisher.close();
-      await subscriber.close();
-    },
-  };
 }
 
 describe('redis broker', () => {
@@ -79,7 +59,7 @@ describe('redis broker', () => {
   it('coalesces the subscribes of one tick into a few commands', async () => {
     const pair = await connectedPair(server.url, CONTRACT_RULES, raw);
     try {
-      const sub = pair.subscriber as RedisBroker;
+      const sub = pair.subscriber;
       const before = sub.subscribeCommands;
       await Promise.all(Array.from({ length: 3000 }, (_, i) => sub.subscribe(`plain:batch:${i}`)));
       const sent = sub.subscribeCommands - before;

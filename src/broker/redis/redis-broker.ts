@@ -1,12 +1,14 @@
-import type Redis from 'ioredis';
 import type { Logger } from '../../logger';
 import { BrokerUnavailableError, type Broker, type BrokerHandlers, type BrokerState, type HistoryEntry, type HistoryPage, type PublishResult } from '../broker';
 import type { HistoryRules } from '../history-rules';
+import { CommandConnection } from './command-connection';
 import { publishFunctionNames, publishFunctionSource } from './publish-function';
-import { openRedis, type RedisEndpoint } from './redis-connections';
-import { combinedState, RedisLink } from './redis-link';
+import type { RedisEndpoint } from './redis-connections';
+import { combinedState } from './redis-link';
 import { decodeSeqMessage, rawChannel, seqChannel, seqKey, streamKey, topicOfChannel } from './redis-names';
-import { SubscriptionSet } from './subscription-set';
+import { PlainSubscriber } from './plain-subscriber';
+import { ShardedSubscriber } from './sharded-subscriber';
+import type { TopicSubscriber } from './topic-subscriber';
 
 export interface RedisBrokerOptions extends RedisEndpoint {
   prefix: string;
@@ -18,32 +20,35 @@ export interface RedisBrokerOptions extends RedisEndpoint {
 }
 
 /**
- * The broker on one Redis server: pub/sub carries live messages, the
- * herald_publish function gives seqs and keeps history in Redis Streams.
- * Connections are opened when first needed: a worker that only receives opens
- * only the subscriber, the primary only the command connection.
+ * The broker on Redis (standalone, Sentinel or Cluster): pub/sub carries live
+ * messages (sharded pub/sub on a cluster), the herald_publish function gives
+ * seqs and keeps history in Redis Streams. Connections are opened when first
+ * needed: a worker that only receives opens only its subscriber(s) (plus, on a
+ * cluster, the client that knows the slot map), the primary only the command
+ * connection.
  */
 export class RedisBroker implements Broker {
-  private commandLink?: RedisLink;
-  private subscriberLink?: RedisLink;
-  private subscriptions?: SubscriptionSet;
+  private commandConnection?: CommandConnection;
+  private subscriber?: TopicSubscriber;
   private lastState: BrokerState = 'connecting';
   private closed = false;
   private readonly fn: string;
+  private readonly cluster: boolean;
 
   constructor(private readonly options: RedisBrokerOptions) {
     this.fn = publishFunctionNames(options.prefix).fn;
+    this.cluster = options.mode === 'cluster';
     if (options.loadFunction) this.commands();
   }
 
   get state(): BrokerState {
     if (this.closed) return 'closed';
-    const links = [this.commandLink, this.subscriberLink].filter((l): l is RedisLink => l !== undefined);
-    return links.length === 0 ? 'connecting' : combinedState(links.map((l) => l.state));
+    const states = [this.commandConnection?.link.state, this.subscriber?.state].filter((s): s is BrokerState => s !== undefined);
+    return states.length === 0 ? 'connecting' : combinedState(states);
   }
 
   get reconnects(): number {
-    return (this.commandLink?.reconnects ?? 0) + (this.subscriberLink?.reconnects ?? 0);
+    return (this.commandConnection?.link.reconnects ?? 0) + (this.subscriber?.reconnects ?? 0);
   }
 
   hasHistory(topic: string): boolean {
@@ -51,18 +56,20 @@ export class RedisBroker implements Broker {
   }
 
   async publish(topic: string, payload: Buffer): Promise<PublishResult> {
-    const link = this.commands();
-    // Refused at once rather than queued: the caller learns the message was not sent.
-    if (!link.ready) throw new BrokerUnavailableError(`redis is ${link.redis.status}`);
-    if (!link.answering) throw new BrokerUnavailableError(`redis is unresponsive: no answer within ${this.options.commandTimeoutMs} ms`);
+    const connection = this.commands();
+    const history = this.hasHistory(topic);
+    const { prefix, commandTimeoutMs } = this.options;
+    // Refused at once rather than queued or retried into a dead master: the caller learns the message was not sent.
+    const unavailable = connection.unavailable(history ? topic : rawChannel(prefix, topic));
+    if (unavailable) throw new BrokerUnavailableError(unavailable);
+    const send = history ? this.callPublishFunction(connection, topic, payload).then((seq) => ({ seq })) : connection.publishPlain(rawChannel(prefix, topic), payload).then(() => ({}));
     try {
-      if (!this.hasHistory(topic)) {
-        await link.redis.publish(rawChannel(this.options.prefix, topic), payload);
-        return {};
-      }
-      return { seq: await this.callPublishFunction(link.redis, topic, payload) };
+      // A single connection's commands time out by themselves; a cluster client retries through redirections and
+      // failovers, so it gets a deadline: the caller still hears within the command timeout.
+      return await (this.cluster ? withDeadline(send, commandTimeoutMs) : send);
     } catch (err) {
       const message = (err as Error).message;
+      if (/^ERR herald:/.test(message)) throw err; // the function refused the call: a caller's mistake, not an outage
       // The command went out: Redis may have run it although no answer came back in time.
       const maybe = /timed out|Connection is closed/i.test(message);
       throw new BrokerUnavailableError(`redis publish failed: ${message}`, maybe);
@@ -70,11 +77,12 @@ export class RedisBroker implements Broker {
   }
 
   async history(topic: string, since: number, limit: number): Promise<HistoryPage> {
-    const link = this.commands();
-    await this.untilReady(link);
+    const connection = this.commands();
+    await connection.untilReady();
     const { prefix } = this.options;
-    // One pipeline, run in order: a seq counted by GET is either in the range read after it or trimmed.
-    const results = await link.redis
+    // One pipeline, run in order (one slot on a cluster: the keys share the {topic} tag): a seq counted by GET is
+    // either in the range read after it or trimmed.
+    const results = await connection.client
       .pipeline()
       .get(seqKey(prefix, topic))
       .xrangeBuffer(streamKey(prefix, topic), `${since + 1}-0`, '+', 'COUNT', limit)
@@ -100,57 +108,44 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(topic: string): Promise<void> {
-    return this.subscriberSet().subscribe(topic);
+    return this.subscribers().subscribe(topic);
   }
 
   async unsubscribe(topic: string): Promise<void> {
-    this.subscriptions?.unsubscribe(topic);
+    this.subscriber?.unsubscribe(topic);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.commandLink?.close();
-    this.subscriberLink?.close();
+    this.subscriber?.close();
+    this.commandConnection?.close();
     this.report();
   }
 
-  /** SUBSCRIBE/UNSUBSCRIBE commands sent so far (batched), for metrics and tests. */
+  /** (S)SUBSCRIBE/(S)UNSUBSCRIBE commands sent so far (batched), for metrics and tests. */
   get subscribeCommands(): number {
-    return this.subscriptions?.commandsSent ?? 0;
+    return this.subscriber?.commandsSent ?? 0;
   }
 
-  private commands(): RedisLink {
-    if (this.commandLink) return this.commandLink;
-    const redis = openRedis(this.options, 'commands');
-    const link = (this.commandLink = new RedisLink(redis, this.options.commandTimeoutMs, () => this.report()));
-    redis.on('error', (err: Error) => this.options.log.debug({ err: err.message }, 'redis command connection error'));
-    if (this.options.loadFunction) redis.on('ready', () => void this.loadFunction(redis).catch(() => {}));
-    redis.connect().catch(() => {}); // retries by itself; the state says how it goes
-    return link;
+  private commands(): CommandConnection {
+    if (this.commandConnection) return this.commandConnection;
+    const { prefix, rules, log, loadFunction } = this.options;
+    const source = publishFunctionSource({ prefix, rules: rules.list, cluster: this.cluster });
+    this.commandConnection = new CommandConnection(this.options, () => this.report(), log, { name: this.fn, source, loadAtStart: loadFunction });
+    return this.commandConnection;
   }
 
-  private subscriberSet(): SubscriptionSet {
-    if (this.subscriptions) return this.subscriptions;
-    const redis = openRedis(this.options, 'subscriber');
-    const link = (this.subscriberLink = new RedisLink(redis, this.options.commandTimeoutMs, () => this.report()));
+  private subscribers(): TopicSubscriber {
+    if (this.subscriber) return this.subscriber;
     const { prefix, log } = this.options;
-    const set = (this.subscriptions = new SubscriptionSet(
-      {
-        get ready() {
-          return link.ready;
-        },
-        subscribe: (channels) => redis.subscribe(...channels),
-        unsubscribe: (channels) => redis.unsubscribe(...channels),
-      },
-      (topic) => (this.hasHistory(topic) ? [rawChannel(prefix, topic), seqChannel(prefix, topic)] : [rawChannel(prefix, topic)]),
-      (err, topics) => log.warn({ err: err.message, topics: topics.length }, 'redis subscribe failed'),
-    ));
-    redis.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message));
-    redis.on('close', () => set.lost());
-    redis.on('ready', () => set.resubscribeAll());
-    redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
-    redis.connect().catch(() => {});
-    return set;
+    const channelsOf = (topic: string) => (this.hasHistory(topic) ? [rawChannel(prefix, topic), seqChannel(prefix, topic)] : [rawChannel(prefix, topic)]);
+    const onMessage = (channel: Buffer, message: Buffer) => this.receive(channel, message);
+    const onChange = () => this.report();
+    const cluster = this.cluster ? this.commands().cluster : undefined;
+    this.subscriber = cluster
+      ? new ShardedSubscriber(this.options, cluster, channelsOf, (channel) => topicOfChannel(prefix, channel)?.topic, onMessage, onChange, log)
+      : new PlainSubscriber(this.options, channelsOf, onMessage, onChange, log);
+    return this.subscriber;
   }
 
   private receive(channelBytes: Buffer, message: Buffer): void {
@@ -166,48 +161,20 @@ export class RedisBroker implements Broker {
     this.options.handlers.onMessage({ topic: channel.topic, seq: decoded.seq, payload: decoded.payload });
   }
 
-  private async callPublishFunction(redis: Redis, topic: string, payload: Buffer): Promise<number> {
-    const call = () => redis.call('FCALL', this.fn, '1', topic, payload) as Promise<number | null>;
+  private async callPublishFunction(connection: CommandConnection, topic: string, payload: Buffer): Promise<number> {
+    // ioredis routes FCALL by its key (the topic), whose slot is the slot of the topic's {topic} keys and channel.
+    const call = () => connection.client.call('FCALL', this.fn, '1', topic, payload) as Promise<number | null>;
     let seq: number | null;
     try {
       seq = await call();
     } catch (err) {
-      // Redis restarted without persistence (or FUNCTION FLUSH): load the library again, once.
+      // Redis restarted without persistence, a new cluster master, or FUNCTION FLUSH: load the library again, once.
       if (!/function not found/i.test((err as Error).message)) throw err;
-      await this.loadFunction(redis);
+      await connection.reloadFunction();
       seq = await call();
     }
     if (typeof seq !== 'number') throw new Error(`${this.fn} returned no seq for a topic with history (another herald loaded other history rules?)`);
     return seq;
-  }
-
-  private async loadFunction(redis: Redis): Promise<void> {
-    const { prefix, rules, log } = this.options;
-    const source = publishFunctionSource({ prefix, rules: rules.list, cluster: false });
-    try {
-      await redis.call('FUNCTION', 'LOAD', 'REPLACE', source);
-      log.debug({ fn: this.fn }, 'publish function loaded');
-    } catch (err) {
-      log.error({ err: (err as Error).message, fn: this.fn }, 'cannot load the publish function: publishes to topics with history will fail');
-      throw err;
-    }
-  }
-
-  private untilReady(link: RedisLink): Promise<void> {
-    if (link.ready) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error('broker closed'));
-    return new Promise((resolve, reject) => {
-      const ready = () => {
-        link.redis.off('end', end);
-        resolve();
-      };
-      const end = () => {
-        link.redis.off('ready', ready);
-        reject(new Error('redis connection ended'));
-      };
-      link.redis.once('ready', ready);
-      link.redis.once('end', end);
-    });
   }
 
   private report(): void {
@@ -216,4 +183,13 @@ export class RedisBroker implements Broker {
     this.lastState = state;
     this.options.handlers.onState?.(state);
   }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (timed out)`)), ms);
+  });
+  work.catch(() => {}); // settled after the deadline: the caller has had its answer
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -4,12 +4,24 @@ import type { BrokerState } from '../broker';
 /** How often a link asks Redis whether it still answers. */
 export const PROBE_INTERVAL_MS = 1000;
 
+/** What the broker needs to know of a connection (one Redis, or a whole cluster). */
+export interface Link {
+  /** Commands can go out now. */
+  readonly ready: boolean;
+  /** Up and answered its last probe. */
+  readonly answering: boolean;
+  readonly state: BrokerState;
+  /** Times it came back after being down. */
+  readonly reconnects: number;
+  close(): void;
+}
+
 /**
  * One ioredis connection and what herald knows of it: connected, unresponsive (up but
  * not answering a PING within the command timeout, e.g. a SIGSTOPped Redis) or
  * down. A stall is noticed within PROBE_INTERVAL_MS + commandTimeoutMs.
  */
-export class RedisLink {
+export class RedisLink implements Link {
   reconnects = 0;
   private readyOnce = false;
   private unresponsive = false;

@@ -1,3 +1,5 @@
+import { chunks, TopicWaiters } from './topic-waiters';
+
 /**
  * The topics a worker wants from Redis and which of them Redis has confirmed.
  * Subscribe and unsubscribe calls made in one event-loop tick are coalesced
@@ -19,12 +21,10 @@ export interface SubscribeCommands {
   unsubscribe(channels: string[]): Promise<unknown>;
 }
 
-export const MAX_CHANNELS_PER_COMMAND = 1000;
-
 export class SubscriptionSet {
   private readonly wanted = new Set<string>();
   private readonly confirmed = new Set<string>();
-  private readonly waiters = new Map<string, { resolve(): void; reject(err: Error): void }[]>();
+  private readonly waiters = new TopicWaiters();
   private toSubscribe = new Set<string>();
   private toUnsubscribe = new Set<string>();
   private flushScheduled = false;
@@ -56,17 +56,13 @@ export class SubscriptionSet {
     const fresh = !this.wanted.has(topic);
     this.wanted.add(topic);
     if (fresh) this.queue(this.toSubscribe, topic);
-    return new Promise((resolve, reject) => {
-      const list = this.waiters.get(topic);
-      if (list) list.push({ resolve, reject });
-      else this.waiters.set(topic, [{ resolve, reject }]);
-    });
+    return this.waiters.wait(topic);
   }
 
   unsubscribe(topic: string): void {
     if (!this.wanted.delete(topic)) return;
     this.confirmed.delete(topic);
-    this.release(topic);
+    this.waiters.release(topic);
     this.queue(this.toUnsubscribe, topic);
   }
 
@@ -106,14 +102,14 @@ export class SubscriptionSet {
             // An unsubscribe since voids the confirmation.
             if (!this.wanted.has(topic)) continue;
             this.confirmed.add(topic);
-            this.release(topic);
+            this.waiters.release(topic);
           }
         },
         (err: Error) => {
           // A connection lost mid-command is retried by resubscribeAll(); only a refusal fails the waiters.
           if (!this.commands.ready) return;
           this.onError(err, batch);
-          for (const topic of batch) this.release(topic, err);
+          for (const topic of batch) this.waiters.release(topic, err);
         },
       );
     }
@@ -122,18 +118,4 @@ export class SubscriptionSet {
       this.commands.unsubscribe(batch.flatMap(this.channelsOf)).catch((err: Error) => this.onError(err, batch));
     }
   }
-
-  private release(topic: string, err?: Error): void {
-    const list = this.waiters.get(topic);
-    if (!list) return;
-    this.waiters.delete(topic);
-    for (const waiter of list) {
-      if (err) waiter.reject(err);
-      else waiter.resolve();
-    }
-  }
-}
-
-function* chunks<T>(items: T[]): Generator<T[]> {
-  for (let i = 0; i < items.length; i += MAX_CHANNELS_PER_COMMAND) yield items.slice(i, i + MAX_CHANNELS_PER_COMMAND);
 }
