@@ -10,14 +10,14 @@ const refuses = (env: NodeJS.ProcessEnv, reason: RegExp) =>
   assert.throws(() => loadConfig({ NODE_ENV: 'test', ...env }), (err: Error) => err instanceof ConfigError && reason.test(err.message), `expected ${reason}`);
 
 describe('redis configuration', () => {
-  it('defaults to one standalone Redis with a 1 s command timeout', () => {
+  it('defaults to one standalone Redis with a 2 s command timeout', () => {
     const { redis } = loadConfig({ NODE_ENV: 'test' });
     assert.equal(redis.mode, 'standalone');
     assert.deepEqual(redis.nodes, []);
-    assert.equal(redis.commandTimeoutMs, 1000);
+    assert.equal(redis.commandTimeoutMs, 2000);
     assert.deepEqual(redisEndpoint(redis), {
       mode: 'standalone', url: 'redis://127.0.0.1:6379', nodes: [], sentinelName: '', username: undefined, password: undefined,
-      sentinelPassword: undefined, tls: undefined, commandTimeoutMs: 1000,
+      sentinelPassword: undefined, tls: undefined, commandTimeoutMs: 2000,
     });
   });
 
@@ -38,7 +38,7 @@ describe('redis configuration', () => {
     refuses({ HERALD_REDIS_MODE: 'cluster', HERALD_REDIS_NODES: 'redis-1' }, /redis\.nodes: "redis-1" must be host:port/);
     refuses({ HERALD_REDIS_MODE: 'cluster', HERALD_REDIS_NODES: 'a:7000,b:70000' }, /redis\.nodes: "b:70000": the port must be 1 to 65535/);
     refuses({ HERALD_REDIS_MODE: 'cluster', HERALD_REDIS_NODES: 'a b:7000' }, /redis\.nodes: .*not a host name/);
-    refuses({ HERALD_REDIS_COMMAND_TIMEOUT_MS: '10' }, /redis\.commandTimeoutMs: must be an integer from 50 to 60000/);
+    refuses({ HERALD_REDIS_COMMAND_TIMEOUT_MS: '10' }, /redis\.commandTimeoutMs: must be an integer from 100 to 60000/);
     refuses({ HERALD_REDIS_SENTINEL_NAME: 'my master' }, /redis\.sentinelName/);
     refuses({ HERALD_REDIS_TLS: 'yes' }, /redis\.tls: must be true or false/);
   });

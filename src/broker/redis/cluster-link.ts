@@ -91,7 +91,7 @@ export class ClusterLink implements Link {
     if (master === undefined) return `no master serves slot ${slot}`;
     const trouble = this.trouble.get(master);
     if (trouble === 'down') return `the master of slot ${slot} (${master}) is unreachable`;
-    if (trouble === 'late') return `the master of slot ${slot} (${master}) is not answering in time`;
+    if (trouble === 'late') return `the master of slot ${slot} (${master}) is unresponsive: no answer in time`;
     return undefined;
   }
 

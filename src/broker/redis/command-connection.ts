@@ -18,7 +18,7 @@ export class CommandConnection {
   private readonly loader: FunctionLoader;
 
   constructor(
-    endpoint: RedisEndpoint,
+    private readonly endpoint: RedisEndpoint,
     onChange: () => void,
     log: Logger,
     /** The publish function library; loadAtStart for the process that keeps it loaded (herald's primary). */
@@ -49,7 +49,7 @@ export class CommandConnection {
     if (this.link instanceof ClusterLink) return this.link.unavailable(key);
     const redis = this.client as Redis;
     if (!this.link.ready) return `redis is ${redis.status}`;
-    if (!this.link.answering) return 'redis is not answering in time';
+    if (!this.link.answering) return `redis is unresponsive: no answer within ${this.endpoint.commandTimeoutMs} ms`;
     return undefined;
   }
 
