@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { BrokerUnavailableError, type BrokerPublisher } from '../broker/broker';
 import type { HeraldConfig } from '../config';
 import type { WorkerSnapshot } from '../lifecycle/supervisor';
@@ -79,7 +80,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
   };
 
   // Nothing a request carries may throw out of this handler: it would kill the primary and with it every worker.
-  return http.createServer((req, res) => {
+  // A client that stops halfway through a request is cut off in seconds, not node's minutes.
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     const target = parseRequestTarget(req.url ?? '/', ['topic']);
     if (!target.ok) return sendJson(res, 400, { error: target.reason });
     const key = `${req.method} ${target.path}`;
@@ -91,4 +93,10 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       failed(res, target.path, err);
     }
   });
+  // Unanswered, node:http would drop a CONNECT without a word.
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {}); // the client may be gone already; there is nothing left to tell it
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return server;
 }
