@@ -83,9 +83,9 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** A fresh redis-server on its own free port, with no persistence. */
-export async function startRedis(maxClients: number): Promise<RunningRedis> {
-  const port = await freePort();
+/** A fresh redis-server on its own free port (or `port`, to restart one in place), with no persistence. */
+export async function startRedis(maxClients: number, port?: number): Promise<RunningRedis> {
+  port ??= await freePort();
   const child = track(
     spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
       detached: true,
