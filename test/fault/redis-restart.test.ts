@@ -21,7 +21,7 @@ describe('Redis restarted under a stream of publishes', () => {
     await redis?.stop();
   });
 
-  it('clients stay connected; publishes during the outage are refused (503), none is delivered twice or out of order, and delivery resumes', { timeout: 60_000 }, async () => {
+  it('clients stay connected; publishes during the outage are refused (503); every accepted one is delivered once, in order', { timeout: 60_000 }, async () => {
     const answers = new Map<string, number>();
     let publishing = true;
     let n = 0;
@@ -44,7 +44,6 @@ describe('Redis restarted under a stream of publishes', () => {
 
     await redis.start();
     await waitFor('healthy again', async () => (await herald.health()).status === 200, 15_000);
-    const resumedAt = n;
     await waitFor('publishes accepted again', () => [...answers.values()].slice(-3).every((s) => s === 202));
     await sleep(300);
     publishing = false;
@@ -54,9 +53,8 @@ describe('Redis restarted under a stream of publishes', () => {
     const refused = [...answers].filter(([, s]) => s === 503).map(([m]) => m);
     assert.ok(refused.length > 0 && [...answers.values()].every((s) => s === 202 || s === 503));
     const index = (m: string) => Number(m.slice(1));
-    await waitFor('everything accepted after the restart delivered', () =>
-      clients.every((c) => accepted.filter((m) => index(m) >= resumedAt).every((m) => c.messages.some((r) => r.data.toString() === m))),
-    );
+    // A publish Redis confirmed had reached the workers' subscriber sockets, even right before the kill.
+    await waitFor('everything accepted delivered', () => clients.every((c) => accepted.every((m) => c.messages.some((r) => r.data.toString() === m))));
     for (const c of clients) {
       const got = c.messages.map((r) => r.data.toString());
       assert.equal(c.closeCode, undefined, 'no client was disconnected');
