@@ -47,7 +47,14 @@ async function main(): Promise<void> {
 
   let fanout: Fanout | undefined;
   let history: WorkerHistory | undefined;
-  const onMessage: MessageHandler = (topic, payload) => fanout?.deliver(topic, payload);
+  // A message that trips a bug is logged and dropped: thrown from here it would end the worker and all its connections.
+  const onMessage: MessageHandler = (topic, payload) => {
+    try {
+      fanout?.deliver(topic, payload);
+    } catch (err) {
+      log.error({ topic, bytes: payload.length, err: (err as Error).stack ?? String(err) }, 'message delivery failed; dropped');
+    }
+  };
   const brokerLog = log.child({ component: 'broker' });
   const subscriber: BrokerSubscriber =
     config.broker === 'redis'
