@@ -17,11 +17,11 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
+import { runBenchmark } from './lib/bench-run';
 import { startHerald, type RunningHerald } from './lib/c1m-procs';
 import { machine } from './lib/c1m-report';
-import { killAllGroups, sleep, startRedis, stopGroup, track, type RunningRedis } from './lib/process-groups';
-import { childPids, cmdline, readProcMemory } from './lib/proc-stats';
+import { sleep, startRedis, stopGroup, track, type RunningRedis } from './lib/process-groups';
+import { readProcMemory } from './lib/proc-stats';
 import type { ChurnCounts, FromClient, SoakClientConfig, ToClient } from './lib/soak-client';
 import { markdown, verdict, type Sample, type SoakResult } from './lib/soak-report';
 
@@ -259,69 +259,39 @@ async function main(): Promise<void> {
     broadcasts: { published: 0, refused: 0, lost: 0, stayersMissing: 0, lostSeqs: [] }, redisRestart: null, marks: { start: null, middle: null, end: null }, series: [], durationMs: 0,
   };
   const procs: Running = {};
-  let lock: HeldLock | null = null;
-  let finished = false;
-  const hardKill = (): void => {
-    killAllGroups();
-    // A `flock` still waiting for the bench lock is our child too: it must not take the lock after us.
-    for (const pid of childPids(process.pid)) {
-      if (cmdline(pid).startsWith('flock ')) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-    }
-  };
-  process.on('exit', hardKill);
-  const write = (): void => {
-    result.durationMs = Date.now() - started;
-    fs.mkdirSync(a.outDir, { recursive: true });
-    const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-    let base = path.join(a.outDir, `soak-${stamp}`);
-    for (let n = 2; fs.existsSync(`${base}.md`); n++) base = path.join(a.outDir, `soak-${stamp}-${n}`);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-    fs.writeFileSync(`${base}.md`, markdown(result));
-    log(`wrote ${base}.md and .json`);
-  };
-  const abort = (why: string, code: number): void => {
-    if (finished) return;
-    finished = true;
-    log(`ABORT: ${why}; killing everything this run started`);
-    result.failure = why;
-    hardKill();
-    try {
-      write();
-    } catch (e) {
-      log(`could not write results: ${(e as Error).message}`);
-    }
-    lock?.release();
-    process.exit(code);
-  };
-  process.on('SIGINT', () => abort('interrupted (SIGINT)', 130));
-  process.on('SIGTERM', () => abort('terminated (SIGTERM)', 143));
-  let hard: NodeJS.Timeout | undefined;
-  try {
-    lock = await acquireBenchLock(undefined, log);
-    hard = setTimeout(() => abort(`hard timeout of ${a.timeoutS} s reached`, 124), a.timeoutS * 1000);
-    hard.unref();
-    result.date = new Date().toISOString();
-    log(`holding /tmp/herald-bench.lock; ${a.total} connections over ${a.minutes} min, ${a.stayers} stayers, ${a.workers} workers, hard timeout ${a.timeoutS} s`);
-    await run(a, result, procs);
-  } catch (e) {
-    result.ok = false;
-    result.failure = `${result.failure ? `${result.failure}; ` : ''}${(e as Error).message}`;
-    log(`FAILED: ${(e as Error).message}`);
-  } finally {
-    if (!finished) {
-      finished = true;
+  await runBenchmark({
+    timeoutS: a.timeoutS,
+    log,
+    run: () => {
+      result.date = new Date().toISOString();
+      log(`holding /tmp/herald-bench.lock; ${a.total} connections over ${a.minutes} min, ${a.stayers} stayers, ${a.workers} workers, hard timeout ${a.timeoutS} s`);
+      return run(a, result, procs);
+    },
+    fail: (why) => {
+      result.ok = false;
+      result.failure = result.failure ? `${result.failure}; ${why}` : why;
+    },
+    teardown: async () => {
       log('tearing down: client, herald, redis');
       procs.publisher?.disconnect();
       await procs.client?.stop();
-      if (procs.herald?.died()) result.failure = `${result.failure ?? ''}; ${procs.herald.died()}: ${procs.herald.stderrTail().slice(-400)}`;
+      const died = procs.herald?.died();
+      if (died) result.failure = `${result.failure ?? ''}; ${died}: ${procs.herald!.stderrTail().slice(-400)}`;
       await procs.herald?.stop(15_000);
       await procs.redis?.stop();
-      write();
-      lock?.release();
-      clearTimeout(hard);
-      log(result.ok ? 'PASS' : `FAIL: ${result.failure}`);
-    }
-  }
+    },
+    write: () => {
+      result.durationMs = Date.now() - started;
+      fs.mkdirSync(a.outDir, { recursive: true });
+      const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+      let base = path.join(a.outDir, `soak-${stamp}`);
+      for (let n = 2; fs.existsSync(`${base}.md`); n++) base = path.join(a.outDir, `soak-${stamp}-${n}`);
+      fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+      fs.writeFileSync(`${base}.md`, markdown(result));
+      log(`wrote ${base}.md and .json`);
+    },
+  });
+  log(result.ok ? 'PASS' : `FAIL: ${result.failure}`);
   process.exitCode = result.ok ? 0 : 1;
 }
 
