@@ -11,8 +11,8 @@ export function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EADDRINUSE') return reject(err);
-      reject(new Error(`cannot listen on ${host}:${port}: the port is already served by another process (another herald?)`));
+      const why = err.code === 'EADDRINUSE' ? 'the port is already served by another process (another herald?)' : err.message;
+      reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
     });
     probe.listen({ host, port }, () => probe.close(() => resolve()));
   });

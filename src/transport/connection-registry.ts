@@ -12,6 +12,10 @@ export class ConnectionRegistry<T> {
     return this.sockets.size;
   }
 
+  has(ws: WebSocket<T>): boolean {
+    return this.sockets.has(ws);
+  }
+
   add(ws: WebSocket<T>): void {
     this.sockets.add(ws);
   }
