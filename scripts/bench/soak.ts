@@ -163,11 +163,15 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   publisher.on('error', () => undefined);
   procs.publisher = publisher;
   const accepted: number[] = [];
+  /** Set from Redis's return until every worker has resubscribed (health 200, plus a margin). */
+  let inWindow = false;
+  const windowSeqs: number[] = [];
   let seq = 0;
   let refused = 0;
   const broadcaster = setInterval(() => {
     const s = ++seq;
-    publisher.publish('herald:broadcast', `soak:${s}`).then(() => accepted.push(s), () => refused++);
+    const window = inWindow;
+    publisher.publish('herald:broadcast', `soak:${s}`).then(() => (window ? windowSeqs : accepted).push(s), () => refused++);
   }, a.broadcastMs);
 
   // What the client last said, by message type.
@@ -216,10 +220,13 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
       await redis.stop();
       const unhealthy = await waitHealth(herald, 503, 15_000);
       await sleep(Math.max(0, 3000 - (Date.now() - downAt)));
+      inWindow = true;
       redis = await startRedis(4000, redisPort);
       procs.redis = redis;
       const back = Date.now();
       const healthy = await waitHealth(herald, 200, 60_000);
+      await sleep(500);
+      inWindow = false;
       result.redisRestart = { atChurned: churned(), downMs: back - downAt, healthUnhealthyAfterMs: unhealthy, healthyAgainAfterMs: healthy };
       log(`redis back after ${back - downAt} ms (pid ${redis.pid}); /health 503 after ${unhealthy} ms, 200 again after ${healthy} ms`);
     }
@@ -238,13 +245,16 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   result.series.push(result.marks.end);
   clearInterval(broadcaster);
   await sleep(2000 + a.broadcastMs);
-  client.send({ type: 'stop', acceptedSeqs: accepted });
+  client.send({ type: 'stop', acceptedSeqs: accepted, windowSeqs });
   await until('the client\'s totals', () => heard.done !== undefined, 30_000);
   const d = heard.done!;
   result.churn = d.churn;
   result.stayers.openAtEnd = d.stayersOpen;
   result.stayers.closes = d.stayerCloses;
-  result.broadcasts = { published: accepted.length, refused, lost: d.lost.total, stayersMissing: d.lost.stayersMissing, lostSeqs: d.lost.seqs };
+  result.broadcasts = {
+    published: accepted.length + windowSeqs.length, refused, lost: d.lost.total, stayersMissing: d.lost.stayersMissing, lostSeqs: d.lost.seqs,
+    inResubscribeWindow: windowSeqs.length, lostInResubscribeWindow: d.lostInWindow.total,
+  };
   const problems = verdict(result, a.rssToleranceMb * 1048576, a.total);
   result.ok = problems.length === 0;
   result.failure = problems.length ? problems.join('; ') : null;
@@ -256,7 +266,7 @@ async function main(): Promise<void> {
   const result: SoakResult = {
     command: `npm run bench:soak -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(), ok: false, failure: null,
     options: { ...a }, herald: null, stayers: { wanted: a.stayers, connected: 0, openAtEnd: 0, closes: {} }, churn: null,
-    broadcasts: { published: 0, refused: 0, lost: 0, stayersMissing: 0, lostSeqs: [] }, redisRestart: null, marks: { start: null, middle: null, end: null }, series: [], durationMs: 0,
+    broadcasts: { published: 0, refused: 0, lost: 0, stayersMissing: 0, lostSeqs: [], inResubscribeWindow: 0, lostInResubscribeWindow: 0 }, redisRestart: null, marks: { start: null, middle: null, end: null }, series: [], durationMs: 0,
   };
   const procs: Running = {};
   await runBenchmark({

@@ -33,7 +33,8 @@ export interface SoakResult {
   herald: { workers: number; command: string } | null;
   stayers: { wanted: number; connected: number; openAtEnd: number; closes: Record<string, number> };
   churn: ChurnCounts | null;
-  broadcasts: { published: number; refused: number; lost: number; stayersMissing: number; lostSeqs: number[] };
+  /** `lost` counts stayer copies missing outside the resubscribe window (a failure); the window's are counted apart. */
+  broadcasts: { published: number; refused: number; lost: number; stayersMissing: number; lostSeqs: number[]; inResubscribeWindow: number; lostInResubscribeWindow: number };
   redisRestart: { atChurned: number; downMs: number; healthUnhealthyAfterMs: number | null; healthyAgainAfterMs: number | null } | null;
   marks: { start: Sample | null; middle: Sample | null; end: Sample | null };
   series: Sample[];
@@ -102,6 +103,7 @@ export function markdown(r: SoakResult): string {
   out.push(`- Stayers: ${int(r.stayers.connected)} of ${int(r.stayers.wanted)} connected, ${int(r.stayers.openAtEnd)} still open at the end${Object.keys(r.stayers.closes).length ? `, closes ${JSON.stringify(r.stayers.closes)}` : ''}`);
   const b = r.broadcasts;
   out.push(`- Broadcasts: ${int(b.published)} accepted by Redis, ${int(b.refused)} refused while Redis was down; lost by stayers: ${int(b.lost)}${b.lost ? ` (${b.stayersMissing} stayers; seqs ${b.lostSeqs.join(', ')})` : ''}`);
+  out.push(`- Of those, ${int(b.inResubscribeWindow)} were accepted between Redis's return and every worker's resubscription (plus 500 ms), where a miss is documented behaviour: stayer copies missed there ${int(b.lostInResubscribeWindow)}`);
   const rr = r.redisRestart;
   if (rr) {
     out.push(`- Redis restarted after ${int(rr.atChurned)} churned: down ${int(rr.downMs)} ms; /health 503 after ${rr.healthUnhealthyAfterMs ?? 'n/a'} ms, 200 again ${rr.healthyAgainAfterMs ?? 'n/a'} ms after Redis was back`);
