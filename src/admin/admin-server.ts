@@ -40,6 +40,11 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     }
     const topic = params.get('topic') ?? '';
     if (!isValidTopic(topic)) return sendJson(res, 400, { error: 'topic must be 1 to 128 characters of [A-Za-z0-9_.:-]' });
+    // The body is published byte for byte: a compressed one would reach clients still compressed.
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      return sendJson(res, 415, { error: `Content-Encoding ${encoding} is not supported: send the payload as it should be delivered` });
+    }
     let payload: Buffer;
     try {
       payload = await readBody(req, config.admin.maxPublishBytes);

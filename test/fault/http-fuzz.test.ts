@@ -53,7 +53,7 @@ function mayUpgrade(request: string): boolean {
     header('sec-websocket-version') === '13'
   );
 }
-const ADMIN_ANSWERS = new Set([200, 202, 400, 404, 405, 408, 413, 417, 431]);
+const ADMIN_ANSWERS = new Set([200, 202, 400, 404, 405, 408, 413, 415, 417, 431]);
 
 describe(`HTTP fuzzing of both servers (seed ${FUZZ_SEED})`, () => {
   let herald: HeraldProcess;
