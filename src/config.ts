@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import convict from 'convict';
 import { checkFileKeys, checkNumericEnv, ConfigError, readConfigFile } from './config-files';
@@ -17,10 +18,15 @@ const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const ENV_NAME_RULE = 'must be a name of 1 to 64 letters, digits, - and _ (it names config/<env>.json)';
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
+/** An IP literal in 127.0.0.0/8 or ::1 (any spelling, IPv4-mapped too), or "localhost"; never a name that merely starts with "127.". */
 function isLoopback(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+  const family = net.isIP(host);
+  if (family === 0) return host === 'localhost';
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 function oneOf(values: readonly string[]) {

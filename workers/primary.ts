@@ -14,6 +14,7 @@ import { checkKernelLimits } from '../src/capacity/kernel-limits';
 import { connectionCapacity, readOpenFileLimit } from '../src/capacity/fd-limits';
 import { startClock } from '../src/clock/clock-publisher';
 import { ConfigError, loadConfig, type HeraldConfig } from '../src/config';
+import { assertPortFree } from '../src/lifecycle/port-probe';
 import { Supervisor } from '../src/lifecycle/supervisor';
 import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
@@ -121,6 +122,13 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void roll('SIGHUP'));
   process.on('SIGUSR2', () => void roll('SIGUSR2'));
 
+  try {
+    await assertPortFree(config.host, config.port);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, (err as Error).message);
+    log.flush();
+    process.exit(1);
+  }
   supervisor.start();
   admin.on('error', (err) => {
     log.fatal({ err: err.message }, `admin server cannot listen on ${config.admin.host}:${config.admin.port}`);

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { BrokerUnavailableError, type Broker } from '../broker/broker';
 import type { HeraldConfig } from '../config';
 import type { WorkerSnapshot } from '../metrics/worker-stats';
@@ -40,6 +41,11 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     }
     const topic = params.get('topic') ?? '';
     if (!isValidTopic(topic)) return sendJson(res, 400, { error: 'topic must be 1 to 128 characters of [A-Za-z0-9_.:-]' });
+    // The body is published byte for byte: a compressed one would reach clients still compressed.
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      return sendJson(res, 415, { error: `Content-Encoding ${encoding} is not supported: send the payload as it should be delivered` });
+    }
     let payload: Buffer;
     try {
       payload = await readBody(req, config.admin.maxPublishBytes);
@@ -82,7 +88,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
   };
 
   // Nothing a request carries may throw out of this handler: it would kill the primary and with it every worker.
-  return http.createServer((req, res) => {
+  // A client that stops halfway through a request is cut off in seconds, not node's minutes.
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     const target = parseRequestTarget(req.url ?? '/', ['topic']);
     if (!target.ok) return sendJson(res, 400, { error: target.reason });
     const key = `${req.method} ${target.path}`;
@@ -94,4 +101,10 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       failed(res, target.path, err);
     }
   });
+  // Unanswered, node:http would drop a CONNECT without a word.
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {}); // the client may be gone already; there is nothing left to tell it
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return server;
 }

@@ -1,4 +1,4 @@
-import type { Broker, BrokerHandlers, BrokerState } from '../broker/broker';
+import type { Broker, BrokerHandlers, BrokerMessage, BrokerState } from '../broker/broker';
 import type { Logger } from '../logger';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { BROADCAST_TOPIC } from '../protocol/topics';
@@ -40,7 +40,7 @@ export class Hub {
   constructor(private readonly deps: HubDeps) {
     const { log } = deps;
     // The broker calls back only from I/O, after this constructor has returned.
-    this.broker = deps.openBroker({ onMessage: (message) => this.fanout.deliver(message), onState: (state, detail) => this.onBrokerState(state, detail) });
+    this.broker = deps.openBroker({ onMessage: (message) => this.deliver(message), onState: (state, detail) => this.onBrokerState(state, detail) });
     this.reader = new HistoryReader(this.broker, HISTORY_PAGE_SIZE, deps.readCacheMs);
     this.recovery = new RecoveryManager({ broker: this.broker, reader: this.reader, log });
     this.fanout = new Fanout(deps.sink, deps.stats, this.recovery, deps.onSent);
@@ -65,6 +65,15 @@ export class Hub {
     this.recovery.stop();
     this.reader.invalidateAll();
     await this.broker.close();
+  }
+
+  /** A message that trips a bug is logged and dropped: thrown into the broker's I/O it would end the worker and all its connections. */
+  private deliver(message: BrokerMessage): void {
+    try {
+      this.fanout.deliver(message);
+    } catch (err) {
+      this.deps.log.error({ topic: message.topic, bytes: message.payload.length, err: (err as Error).stack ?? String(err) }, 'message delivery failed; dropped');
+    }
   }
 
   private onBrokerState(state: BrokerState, detail?: string): void {

@@ -29,7 +29,7 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
   counter('herald_upgrades_accepted_total', 'WebSocket upgrades accepted.', () => stats.upgradesAccepted);
   new Counter({
     name: 'herald_upgrades_refused_total',
-    help: 'WebSocket upgrades refused, by reason (bad_request, bad_topics, capacity, draining, auth_*, forbidden_topic, ip_*).',
+    help: 'WebSocket upgrades refused, by reason (bad_request, bad_topics, bad_recovery, capacity, draining, auth_*, forbidden_topic, ip_*, internal_error).',
     labelNames: ['worker', 'reason'],
     registers: [registry],
     collect() {

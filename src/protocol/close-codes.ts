@@ -2,6 +2,13 @@
  * Every close code herald sends, in one table. Codes below 4500 (and 1001)
  * mean "reconnect, with backoff and jitter"; 4500 and up mean "do not reconnect
  * unchanged": the client must change something first.
+ *
+ * Not in the table, because no close frame is sent (clients report 1006):
+ * uWebSockets.js drops the connection on a network error, an idle timeout
+ * (liveness.idleTimeoutSeconds), a frame over the 64 KiB hard limit, and any
+ * protocol error (text that is not UTF-8, a reserved opcode or RSV bit, a stray
+ * continuation, a fragmented, oversized or long-form control frame); a worker
+ * that dies drops its connections the same way.
  */
 export const CloseCode = {
   /** Server shutting down or worker draining: reconnect after a short random delay. */

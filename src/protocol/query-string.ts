@@ -8,26 +8,26 @@ export type QueryResult = { ok: true; params: Map<string, string> } | { ok: fals
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const HEX = /^[0-9A-Fa-f]{2}$/;
+
 /** Decodes one form-encoded component; undefined for a bad %-escape or bytes that are not UTF-8. */
 export function decodeComponent(raw: string): string | undefined {
   if (!raw.includes('%') && !raw.includes('+')) return raw;
-  const text = raw.replace(/\+/g, ' ');
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x25) {
-      const hex = text.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else if (c < 0x80) {
-      bytes.push(c);
-    } else {
-      bytes.push(...Buffer.from(text[i], 'utf8'));
+  const input = Buffer.from(raw.replace(/\+/g, ' '), 'utf8');
+  const bytes = Buffer.alloc(input.length);
+  let n = 0;
+  for (let i = 0; i < input.length; i++) {
+    if (input[i] !== 0x25) {
+      bytes[n++] = input[i];
+      continue;
     }
+    const hex = input.toString('latin1', i + 1, i + 3);
+    if (!HEX.test(hex)) return undefined;
+    bytes[n++] = parseInt(hex, 16);
+    i += 2;
   }
   try {
-    return utf8.decode(new Uint8Array(bytes));
+    return utf8.decode(bytes.subarray(0, n));
   } catch {
     return undefined;
   }

@@ -12,6 +12,10 @@ export class ConnectionRegistry implements ConnectionObserver {
     return this.sockets.size;
   }
 
+  has(ws: Connection): boolean {
+    return this.sockets.has(ws);
+  }
+
   opened(ws: Connection): void {
     this.sockets.add(ws);
   }

@@ -88,7 +88,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         handle(ws, ...args);
       } catch (err) {
         log.error({ err: (err as Error).stack ?? String(err), handler }, 'connection handler failed');
-        if (handler !== 'close') ws.end(CloseCode.INTERNAL_ERROR, 'internal error');
+        // Still registered means not closed yet (uWS runs the close handler inside end()).
+        if (registry.has(ws)) ws.end(CloseCode.INTERNAL_ERROR, 'internal error');
       }
     };
   }

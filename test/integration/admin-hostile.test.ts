@@ -31,6 +31,12 @@ describe('admin server under malformed requests', () => {
     assert.equal(twice.status, 400);
   });
 
+  it('refuses a compressed body with 415 rather than publishing the compressed bytes', async () => {
+    const res = await fetch(`${herald.adminUrl}/publish?topic=a`, { method: 'POST', body: 'x', headers: { 'Content-Encoding': 'gzip' } });
+    assert.equal(res.status, 415);
+    assert.equal((await fetch(`${herald.adminUrl}/publish?topic=a`, { method: 'POST', body: 'x', headers: { 'Content-Encoding': 'identity' } })).status, 202);
+  });
+
   it('answers 413 to a chunked body over the limit instead of resetting the connection', async () => {
     const chunk = Buffer.alloc(16 * 1024, 97);
     const chunks = Array.from({ length: 16 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));

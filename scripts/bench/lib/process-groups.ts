@@ -107,7 +107,7 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** A fresh redis-server on `port` (0: a free one), with no persistence. */
+/** A fresh redis-server on `port` (0: a free one; a given port restarts one in place), with no persistence. */
 export async function startRedis(maxClients: number, port = 0): Promise<RunningRedis> {
   port ||= await freePort();
   const child = spawnGroup('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxclients', String(maxClients)], {
