@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startFixture, startRedis } from './uws-fixture';
+import { RedisServer } from '../helpers/redis-server';
+import { startFixture } from './uws-fixture';
 import type { LoadResult } from '../../scripts/loadtest/result';
 
 const CLI = path.join(__dirname, '..', '..', 'scripts', 'loadtest.js');
@@ -20,7 +21,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 test('two client processes, publishing through redis: every broadcast reaches every connection', async () => {
-  const redis = await startRedis();
+  const redis = await new RedisServer().start();
   const fx = await startFixture({ redisUrl: redis.url });
   const dir = mkdtempSync(path.join(tmpdir(), 'loadtest-'));
   try {

@@ -1,7 +1,5 @@
 // Test fixtures: a bare uWebSockets.js broadcast server (stand-in for herald until its
 // primary exists) and a real redis-server on a free port.
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import Redis from 'ioredis';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const uWS = require('uWebSockets.js');
@@ -71,33 +69,5 @@ export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
       uWS.us_listen_socket_close(listen);
       app.close?.();
     },
-  };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    }).on('error', reject);
-  });
-}
-
-export interface RedisServer { url: string; stop(): Promise<void> }
-
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const until = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => { const s = net.connect(port, '127.0.0.1', () => { s.end(); r(true); }).on('error', () => r(false)); });
-    if (ok) break;
-    if (Date.now() > until) { proc.kill('SIGKILL'); throw new Error('redis-server did not start'); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    stop: () => new Promise<void>((r) => { if (proc.exitCode !== null) { r(); return; } proc.once('exit', () => r()); proc.kill('SIGTERM'); }),
   };
 }
