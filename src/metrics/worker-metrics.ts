@@ -37,8 +37,18 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
       for (const [reason, n] of Object.entries(stats.upgradesRefused)) this.inc({ ...worker, reason }, n);
     },
   });
-  counter('herald_messages_published_total', 'Messages this worker received from the broker and published to its local subscribers.', () => stats.messagesPublished);
-  counter('herald_messages_delivered_total', 'Message deliveries: per message, the number of local sockets it was handed to.', () => stats.messagesDelivered);
+  counter('herald_messages_received_total', 'Messages this worker received from the broker (one per publish that reached it, however many sockets got it).', () => stats.messagesReceived);
+  counter('herald_messages_delivered_total', 'Deliveries to sockets: per message received, the number of this worker\'s sockets it was handed to.', () => stats.messagesDelivered);
+  new Counter({
+    name: 'herald_connections_closed_total',
+    help: 'WebSocket connections closed, by close code (1000, 1001, 1006, 4000, ...).',
+    labelNames: ['worker', 'code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, n] of Object.entries(stats.connectionsClosed)) this.inc({ ...worker, code }, n);
+    },
+  });
   counter('herald_slow_consumer_closes_total', 'Connections closed (4002) for a send buffer over slowConsumer.maxBufferedBytes.', () => stats.slowConsumerCloses);
   gauge('herald_slow_consumers', 'Connections over the send-buffer limit at the last sweep; uWS drops their messages meanwhile.', () => stats.slowConsumersNow);
   counter('herald_client_flood_closes_total', 'Connections closed (4400) for sending too many messages.', () => stats.clientFloodCloses);

@@ -91,7 +91,7 @@ export class HeraldProcess {
 export interface StatsBody {
   healthy: boolean;
   connections: number;
-  messagesPublished: number;
+  messagesReceived: number;
   messagesDelivered: number;
   slowConsumerCloses: number;
   perWorker: { id: number; pid: number; up: boolean; connections: number; broker?: string; stats?: Record<string, unknown> }[];
