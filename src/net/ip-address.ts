@@ -12,6 +12,7 @@ import net from 'node:net';
 /** The canonical text of an address (dotted IPv4, RFC 5952 IPv6, IPv4-mapped IPv6 as IPv4), or undefined when it is none. */
 export function normalizeIp(text: string): string | undefined {
   if (!text.includes(':')) return net.isIPv4(text) ? text : undefined;
+  if (text.includes('%')) return undefined; // a zone (fe80::1%eth0) names a local link, never a client
   const groups = parseIpv6(text);
   if (!groups) return undefined;
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
