@@ -26,6 +26,11 @@ export class HeraldProcess {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
+  /** wss:// on the name the test certificates are made for (test/helpers/certificates.ts). */
+  get wssUrl(): string {
+    return `wss://localhost:${this.port}/ws`;
+  }
+
   get adminUrl(): string {
     return `http://127.0.0.1:${this.adminPort}`;
   }
