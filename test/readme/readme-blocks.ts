@@ -8,9 +8,12 @@ import { spawnSync } from 'node:child_process';
  * another one is started. A trailing `# prints "text"` on a command says what
  * it must print (for a background command, by the end of its block).
  *
- * Marking a new block: a line `<!-- readme-test: skip <reason> -->` just above
- * it skips the whole block with that reason. Single lines that cannot run here
- * are listed in SKIPPED_LINES below, each with its reason.
+ * Marking a new block, with a line just above it:
+ * - `<!-- readme-test: skip <reason> -->` skips the whole block with that reason;
+ * - `<!-- readme-test: needs `<command>` -->` runs the block against a herald
+ *   started by that command (e.g. `npm start`, when the prose says "with herald
+ *   running"), starting it unless the running one was started by it.
+ * Single lines that cannot run here are listed in SKIPPED_LINES below, each with its reason.
  */
 
 export interface Command {
@@ -27,6 +30,8 @@ export interface Block {
   commands: Command[];
   /** Set by a `<!-- readme-test: skip ... -->` marker. */
   skip?: string;
+  /** Set by a `<!-- readme-test: needs `...` -->` marker: the herald the block runs against. */
+  needs?: string;
 }
 
 export interface LineRule {
@@ -55,6 +60,7 @@ export const SKIPPED_LINES: LineRule[] = [
 
 const FENCE = /^```(\S*)\s*$/;
 const SKIP_MARKER = /^<!--\s*readme-test:\s*skip\s+(.+?)\s*-->$/;
+const NEEDS_MARKER = /^<!--\s*readme-test:\s*needs\s+`(.+)`\s*-->$/;
 
 /** True when bash can parse `text` as complete commands (no open quote, $( or continuation). */
 function complete(text: string): boolean {
@@ -77,7 +83,9 @@ export function readmeBlocks(markdown: string): Block[] {
     while (end < lines.length && !FENCE.test(lines[end])) end++;
     i = end;
     if (fence[1] !== 'sh') continue;
-    const marker = SKIP_MARKER.exec(lines[start - 1] ?? '') ?? SKIP_MARKER.exec(lines[start - 2] ?? '');
+    const above = [lines[start - 1] ?? '', lines[start - 2] ?? ''];
+    const marker = above.map((l) => SKIP_MARKER.exec(l)).find(Boolean);
+    const needs = above.map((l) => NEEDS_MARKER.exec(l)).find(Boolean);
     const commands: Command[] = [];
     let pending: Command | undefined;
     for (let j = start + 1; j < end; j++) {
@@ -90,7 +98,7 @@ export function readmeBlocks(markdown: string): Block[] {
       }
     }
     if (pending) commands.push(pending);
-    blocks.push({ heading, line: start + 1, commands, ...(marker ? { skip: marker[1] } : {}) });
+    blocks.push({ heading, line: start + 1, commands, ...(marker ? { skip: marker[1] } : {}), ...(needs ? { needs: needs[1] } : {}) });
   }
   return blocks;
 }

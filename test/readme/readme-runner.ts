@@ -25,6 +25,8 @@ export interface CommandResult {
   /** The README rule that made it skipped or replaced (its pattern's source). */
   rule?: string;
   detail?: string;
+  /** A herald started for a `readme-test: needs` marker, not a README command. */
+  marker?: boolean;
 }
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-readme-'));
@@ -37,6 +39,7 @@ for (const key of Object.keys(env)) if (key.startsWith('HERALD_')) delete env[ke
 interface Running {
   pgid: number;
   log: string;
+  command: string;
   admin?: string;
 }
 let herald: Running | undefined;
@@ -115,7 +118,7 @@ async function startHerald(shell: Shell, command: string, results: CommandResult
   if (herald) await stopGroup(herald.pgid);
   const log = path.join(home, `herald-${base.line}.log`);
   const pgid = await shell.background(backgrounded(command) ?? command, log);
-  herald = { pgid, log };
+  herald = { pgid, log, command };
   try {
     const ready = await waitFor('herald ready', () => {
       const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
@@ -134,6 +137,9 @@ async function runBlock(block: Block, results: CommandResult[]): Promise<void> {
   const shell = new Shell();
   const jobs: { pgid: number; file: string; expect?: string; result: CommandResult }[] = [];
   try {
+    if (block.needs && herald?.command !== block.needs) {
+      await startHerald(shell, block.needs, results, { line: block.line, heading: block.heading, command: block.needs, outcome: 'passed', marker: true });
+    }
     for (const command of block.commands) await runCommand(shell, block, command, jobs, results);
     for (const job of jobs) {
       if (!job.expect) continue;
