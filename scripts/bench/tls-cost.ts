@@ -18,7 +18,7 @@ import path from 'node:path';
 import { LoadTest } from '../loadtest/coordinator';
 import { DEFAULTS, expandSourceIps, type LoadOptions } from '../loadtest/options';
 import { numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
-import { acquireBenchLock, type HeldLock } from './lib/bench-lock';
+import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, sleep, startHerald, type RunningHerald } from './lib/c1m-procs';
 import { readMeminfo, sumProcMemory, type ProcMemory } from './lib/proc-stats';
 import { applyScheduling, formatScheduling, type Scheduling } from './lib/scheduling';
@@ -31,6 +31,7 @@ interface Args {
   perProcess: number;
   timeoutS: number;
   outDir: string;
+  lock: string;
 }
 
 const USAGE = `usage: node dist/scripts/bench/tls-cost.js [options]
@@ -47,12 +48,13 @@ Writes <out-dir>/tls-cost-<N>-<date>.{json,md}. Build first: npm run build.
                         socket costs the client ~10x a bare one)
   --timeout S           hard limit for the whole run, seconds (default 900)
   --out-dir DIR         where result files go (default docs/benchmarks)
+  --lock FILE           the lock shared by the benchmarks (default ${BENCH_LOCK})
   -h, --help            this text`;
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli(argv, {
     connections: { type: 'string', short: 'c' }, workers: { type: 'string' }, rounds: { type: 'string' }, rate: { type: 'string' },
-    'per-process': { type: 'string' }, timeout: { type: 'string' }, 'out-dir': { type: 'string' },
+    'per-process': { type: 'string' }, timeout: { type: 'string' }, 'out-dir': { type: 'string' }, lock: { type: 'string' },
   } as const, USAGE);
   return {
     connections: numberOption(v, 'connections', 10_000, { min: 1, integer: true }),
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     perProcess: numberOption(v, 'per-process', 5000, { min: 1, max: 19_000, integer: true }),
     timeoutS: numberOption(v, 'timeout', 900, { min: 10 }),
     outDir: stringOption(v, 'out-dir', path.join(__dirname, '..', '..', '..', 'docs', 'benchmarks'))!,
+    lock: stringOption(v, 'lock', BENCH_LOCK)!,
   };
 }
 
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
 
   const runs: Run[] = [];
   try {
-    lock = await acquireBenchLock(undefined, log);
+    lock = await acquireBenchLock(a.lock, log);
     const scheduling = applyScheduling('keep', log);
     log(formatScheduling(scheduling));
     const cert = certificate(dir);
