@@ -7,7 +7,7 @@ import { it } from 'node:test';
 
 const CLI = path.join(__dirname, '..', '..', 'scripts', 'bench', 'tls-cost.js');
 /** What the run starts, from this checkout: herald's primary and workers, load-client processes. */
-const OURS = ['workers/primary.js', 'workers/gateway-worker.js', 'loadtest/load-worker.js'].map((f) => path.join(__dirname, '..', '..', f));
+const OURS = ['workers/primary.js', 'workers/gateway-worker.js', 'scripts/loadtest/load-worker.js'].map((f) => path.join(__dirname, '..', '..', f));
 
 it('bench tls-cost end to end at 300 connections: ws and wss rows, a new result file, nothing left running', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-cost-'));
