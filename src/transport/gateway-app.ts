@@ -41,11 +41,11 @@ export interface GatewayDeps {
   observers: ConnectionObserver[];
   /** Which proxies' word about the client address is believed (default: nobody's). */
   addresses?: ClientAddressSettings;
-  /** Debug lines for connects, refusals and closes; absent below debug level. */
+  /** Debug lines for connects, refusals, closes (and, from the worker, messages); absent below debug level. */
   traffic?: SampledLog<TrafficEvent>;
 }
 
-export type TrafficEvent = 'connect' | 'refuse' | 'close' | 'message' | 'publish';
+export type TrafficEvent = 'connect' | 'refuse' | 'close' | 'message';
 
 export interface Gateway {
   listen(): Promise<number>;
