@@ -5,6 +5,8 @@ import convict from 'convict';
 import { checkFileKeys, checkNumericEnv, ConfigError, readConfigFile } from './config-files';
 import { parseHistoryRules, validateHistoryRules, type HistoryRule } from './broker/history-rules';
 import { REDIS_MODES, splitNodeList, validateNodeList, type RedisMode } from './broker/redis/redis-addressing';
+import { parseAddressRule } from './net/ip-address';
+import { checkTlsFiles, readableFile } from './tls-files';
 
 /**
  * The one configuration schema. Every knob has a doc string, a default, an
@@ -63,6 +65,15 @@ convict.addFormat({
 
 // Redis nodes come as a list in config files and as "host:port,host:port" in HERALD_REDIS_NODES.
 convict.addFormat({ name: 'redis-nodes', coerce: splitNodeList, validate: validateNodeList });
+// Trusted proxies come as a list in config files and as "10.0.0.0/8,2001:db8::1" in HERALD_TRUSTED_PROXIES.
+convict.addFormat({
+  name: 'address-list',
+  coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error('must be a list of addresses or CIDR blocks');
+    for (const spec of value as string[]) parseAddressRule(spec);
+  },
+});
 
 const schema = {
   env: {
@@ -222,6 +233,59 @@ const schema = {
       format: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
       default: 'info',
       env: 'HERALD_LOG_LEVEL',
+    },
+    eventsPerSecond: {
+      doc: 'At debug level, the most lines per second each worker writes for each kind of traffic event (connect, refuse, close, message, publish); past it, events are counted and one line per second says how many were left out. At trace level every event is written.',
+      format: intRange(1, 1_000_000),
+      default: 20,
+      env: 'HERALD_LOG_EVENTS_PER_SECOND',
+    },
+    summaryIntervalSeconds: {
+      doc: 'Every this many seconds each worker logs one info line summing up its traffic (connections, upgrades, refusals by reason, closes by code, messages in and out); a worker with nothing new stays quiet. 0 disables.',
+      format: intRange(0, 86_400),
+      default: 60,
+      env: 'HERALD_LOG_SUMMARY_INTERVAL',
+    },
+  },
+  tls: {
+    certFile: {
+      doc: 'PEM certificate (followed by its intermediate certificates) for wss://. With tls.keyFile, the workers serve TLS themselves. Read by each worker when it starts, so a rolling restart (SIGHUP) serves a renewed certificate. Empty: plain ws://.',
+      format: readableFile,
+      default: '',
+      env: 'HERALD_TLS_CERT_FILE',
+    },
+    keyFile: {
+      doc: 'PEM private key of tls.certFile (encrypted keys need tls.passphrase).',
+      format: readableFile,
+      default: '',
+      env: 'HERALD_TLS_KEY_FILE',
+    },
+    caFile: {
+      doc: 'PEM CA certificates for client certificates: clients are asked for one, and a client that presents a certificate not signed by these CAs is refused at the handshake (clients without one are still accepted). Empty: no client certificates are asked for.',
+      format: readableFile,
+      default: '',
+      env: 'HERALD_TLS_CA_FILE',
+    },
+    passphrase: {
+      doc: 'Passphrase of an encrypted tls.keyFile.',
+      format: String,
+      default: '',
+      env: 'HERALD_TLS_PASSPHRASE',
+      sensitive: true,
+    },
+  },
+  proxies: {
+    trusted: {
+      doc: 'Load balancers and proxies whose word about the client\'s address is believed (addresses or CIDR blocks, IPv4 or IPv6): from these peers, X-Forwarded-For (and the PROXY header with proxies.proxyProtocol) gives the address that per-IP limits and logs use. From any other peer both are ignored. Env form: "10.0.0.0/8,2001:db8::7".',
+      format: 'address-list',
+      default: [] as string[],
+      env: 'HERALD_TRUSTED_PROXIES',
+    },
+    proxyProtocol: {
+      doc: 'The trusted proxies send a PROXY protocol v2 header before each connection (HAProxy send-proxy-v2, AWS NLB); an upgrade from a trusted proxy without one is refused (400). v1 headers are not understood (see the README). Needs proxies.trusted and plain ws:// (the header would come before the TLS handshake).',
+      format: 'strict-boolean',
+      default: false,
+      env: 'HERALD_PROXY_PROTOCOL',
     },
   },
   topics: {
@@ -513,6 +577,15 @@ function crossCheck(config: HeraldConfig): void {
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(config.clock.topic)) {
     throw new ConfigError('clock.topic: must be 1 to 128 characters of [A-Za-z0-9_.:-]');
   }
+  if (config.proxies.proxyProtocol && config.proxies.trusted.length === 0) {
+    throw new ConfigError('proxies.proxyProtocol: needs proxies.trusted (HERALD_TRUSTED_PROXIES): the addresses of the proxies that send the header');
+  }
+  if (config.proxies.proxyProtocol && config.tls.certFile) {
+    throw new ConfigError(
+      'proxies.proxyProtocol: cannot be used with tls.certFile: a proxy sends the PROXY header before the TLS handshake, and uWebSockets.js reads it only inside TLS. Terminate TLS at the proxy, or pass TLS through without the PROXY protocol',
+    );
+  }
+  checkTlsFiles(config.tls);
 }
 
 /** Where a configuration comes from, lowest precedence first (environment variables override them all). */

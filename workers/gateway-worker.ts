@@ -3,7 +3,7 @@
  * them together. Forked by the primary; never run on its own.
  */
 import { ConnectionAuth } from '../src/auth/connection-auth';
-import type { Broker, BrokerHandlers } from '../src/broker/broker';
+import type { Broker, BrokerHandlers, BrokerMessage } from '../src/broker/broker';
 import { HistoryRules } from '../src/broker/history-rules';
 import { LocalBrokerClient } from '../src/broker/local-broker';
 import { RedisBroker } from '../src/broker/redis/redis-broker';
@@ -15,15 +15,19 @@ import { Hub } from '../src/hub/hub';
 import type { ToPrimary, ToWorker } from '../src/lifecycle/ipc';
 import { createLogger, type Logger } from '../src/logger';
 import type { MetricsJson } from '../src/metrics/worker-metrics';
+import { TrafficSummary } from '../src/metrics/traffic-summary';
 import { newWorkerStats, type WorkerStats } from '../src/metrics/worker-stats';
+import { AddressSet } from '../src/net/ip-address';
 import { loadNativeUws } from '../src/native-uws';
 import { drainRate } from '../src/runtime/drain-rate';
 import type { DrainMode } from '../src/runtime/drain-mode';
 import { IpcDispatcher } from '../src/runtime/ipc-dispatcher';
+import { SampledLog } from '../src/runtime/sampled-log';
 import { ShutdownList } from '../src/runtime/shutdown-list';
 import type { ConnectionObserver } from '../src/transport/connection-data';
 import { ConnectionRegistry } from '../src/transport/connection-registry';
-import { createGateway } from '../src/transport/gateway-app';
+import { createApp, scheme } from '../src/transport/create-app';
+import { createGateway, type TrafficEvent } from '../src/transport/gateway-app';
 import { IpLimiter } from '../src/transport/ip-limiter';
 import { SlowConsumerSweep } from '../src/transport/slow-consumer-sweep';
 
@@ -70,7 +74,11 @@ async function main(): Promise<void> {
   process.on('message', (msg: unknown) => ipc.dispatch(msg));
   const stats = newWorkerStats(workerId);
 
-  const app = uws.App();
+  const app = createApp(uws, config.tls);
+  const traffic = SampledLog.create<TrafficEvent>(log.child({ component: 'traffic' }), config.log.eventsPerSecond);
+  const summary = new TrafficSummary(stats, log.child({ component: 'traffic' }), config.log.summaryIntervalSeconds);
+  summary.start();
+  shutdown.add('traffic summary', () => summary.stop());
   const registry = new ConnectionRegistry();
   const sweep = new SlowConsumerSweep(registry, config.slowConsumer, stats, log.child({ component: 'slow-consumers' }));
   shutdown.add('slow-consumer sweep', () => sweep.stop());
@@ -82,6 +90,7 @@ async function main(): Promise<void> {
     log: log.child({ component: 'hub' }),
     readCacheMs: config.history.readCacheMs,
     onSent: () => sweep.noteFanout(),
+    ...(traffic ? { onMessage: (m: BrokerMessage, sockets: number) => traffic.event('message', { topic: m.topic, seq: m.seq, bytes: m.payload.byteLength, sockets }, 'message') } : {}),
     onBrokerState: (state, detail) => brokerLog[state === 'connected' || state === 'closed' ? 'info' : 'warn']({ state, detail }, `broker ${state}`),
     openBroker: (handlers) => openBroker(config, handlers, ipc, brokerLog),
   });
@@ -102,7 +111,8 @@ async function main(): Promise<void> {
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
   const observers: ConnectionObserver[] = [registry, ...(auth ? [auth] : []), ...(ipLimiter ? [ipLimiter] : [])];
-  const gateway = createGateway({ uws, app, config, log: log.child({ component: 'gateway' }), stats, hub, registry, capacity, auth, ipLimiter, observers });
+  const addresses = { trusted: new AddressSet(config.proxies.trusted), proxyProtocol: config.proxies.proxyProtocol };
+  const gateway = createGateway({ uws, app, config, log: log.child({ component: 'gateway' }), stats, hub, registry, capacity, auth, ipLimiter, observers, addresses, traffic });
 
   // Set by whoever stops the worker, read by the drain step of the shutdown list.
   let drainPlan: { mode: DrainMode; perSecond: number } = { mode: 'shutdown', perSecond: config.shutdown.closeRatePerSecond };
@@ -113,7 +123,7 @@ async function main(): Promise<void> {
   const guard = new FdGuard({ gateway, stats, limit: limit.soft, reserve: config.capacity.fdReserve, log });
   guard.start();
   shutdown.add('fd guard', () => guard.stop());
-  log.info({ port, capacity, nofile: limit.soft }, 'worker listening');
+  log.info({ port, scheme: scheme(config.tls), capacity, nofile: limit.soft }, 'worker listening');
   send({ type: 'listening', port, capacity });
 
   let stopping = false;

@@ -20,6 +20,8 @@ import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
 import { ShutdownList } from '../src/runtime/shutdown-list';
+import { describeCertificate } from '../src/tls-files';
+import { scheme } from '../src/transport/create-app';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 78 configuration or environment error. */
 const EXIT_CONFIG = 78;
@@ -32,6 +34,12 @@ function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
   for (const f of findings) {
     log.warn({ limit: f.name, current: f.current, wanted: f.wanted }, `${f.name} caps capacity for ${config.capacity.targetConnections} connections; fix: ${f.fix}`);
   }
+}
+
+/** Which certificate wss:// clients get; an expired one still loads, and clients will refuse it. */
+function logCertificate(certFile: string, log: Logger): void {
+  const { subject, validTo, expired } = describeCertificate(certFile);
+  log[expired ? 'error' : 'info']({ certFile, subject, validTo }, expired ? 'TLS certificate has expired: clients will refuse it' : 'TLS certificate');
 }
 
 /** The publishing broker: Redis (which also loads the publish function), or the local one that owns history here. */
@@ -67,6 +75,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'primary');
   const workers = config.workers > 0 ? config.workers : os.availableParallelism();
   logCapacity(config, workers, log);
+  if (config.tls.certFile) logCertificate(config.tls.certFile, log);
   const shutdown = new ShutdownList(log);
 
   const supervisor = new Supervisor({ config, workerCount: workers, log: log.child({ component: 'supervisor' }) });
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
       return;
     }
     log.info({ signal }, 'rolling restart requested');
+    if (next.tls.certFile) logCertificate(next.tls.certFile, log);
     await supervisor.rollingRestart({ drainWindowSeconds: next.restart.drainWindowSeconds, readyTimeoutSeconds: next.restart.readyTimeoutSeconds });
   };
   process.on('SIGHUP', () => void roll('SIGHUP'));
@@ -149,7 +159,7 @@ async function main(): Promise<void> {
     const stopClock = startClock({ publisher: broker, topic: config.clock.topic, intervalSeconds: config.clock.intervalSeconds, log: log.child({ component: 'clock' }) });
     shutdown.add('clock', stopClock);
   }
-  log.info({ port: config.port, workers, broker: config.broker, admin: `${config.admin.host}:${config.admin.port}` }, 'herald ready');
+  log.info({ port: config.port, url: `${scheme(config.tls)}://${config.host}:${config.port}/ws`, workers, broker: config.broker, admin: `${config.admin.host}:${config.admin.port}` }, 'herald ready');
 }
 
 void main();

@@ -2,7 +2,8 @@
 // retry failed connects with backoff, speak WebSocket, feed payloads to the tracker.
 // All sockets share the pool's callbacks; a connection is one small Conn object plus
 // its libuv handle.
-import { rawConnect, rawWrite, rawClose, errnoName, UV_EOF, type RawHandle, type RawSocketSink } from './raw-tcp';
+import { errnoName, UV_EOF, type RawHandle, type RawSocketSink } from './raw-tcp';
+import { TCP, tlsTransport, type Transport } from './tls-socket';
 import { buildUpgradeRequest, parseHandshakeResponse, decodeFrames, encodeFrame, encodeClose, OP_CLOSE, OP_PING, OP_PONG, type FrameSink, type FrameState } from './ws-codec';
 import type { MessageProtocol, ProtocolLink } from './message-protocol';
 import { ClientStats, nowUs } from './client-stats';
@@ -23,6 +24,8 @@ export interface PoolConfig {
   backoffMs: number;
   maxBackoffMs: number;
   protocol: MessageProtocol;
+  /** PEM of the CA (or self-signed certificate) that wss:// targets must present; the system's CAs when absent. */
+  caPem?: string;
 }
 
 const IDLE = 0, CONNECTING = 1, HANDSHAKE = 2, UPGRADED = 3, OPEN = 4, CLOSING = 5, DONE = 6;
@@ -50,6 +53,8 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   private readonly tracker: PayloadTracker;
   private readonly conns: Conn[] = [];
   private readonly requests: Buffer[];
+  /** per target: bare TCP for ws://, TLS for wss:// */
+  private readonly transports: Transport[];
   private readonly pendingSet = new Set<Conn>();
   private retryQueue: { c: Conn; due: number }[] = [];
   private launched = 0;
@@ -65,6 +70,8 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     if (cfg.targets.length === 0) throw new Error('no targets');
     this.tracker = new PayloadTracker(this.stats);
     this.requests = cfg.targets.map((t) => buildUpgradeRequest(t.hostHeader, cfg.protocol.requestPath(t.path)));
+    const tls = cfg.targets.some((t) => t.tls) ? tlsTransport(cfg.caPem) : TCP;
+    this.transports = cfg.targets.map((t) => (t.tls ? tls : TCP));
   }
 
   start(): void {
@@ -125,7 +132,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     this.pendingSet.add(c);
     try {
       c.ti = ti;
-      c.h = rawConnect(this, c, t.host, t.port, src);
+      c.h = this.transports[ti].connect(this, c, t.host, t.port, src);
     } catch (e) {
       this.fail(c, kindOf((e as { code?: string }).code ?? 'connect_error'));
     }
@@ -135,7 +142,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     if (c.st !== CONNECTING) return;
     if (status < 0) { this.fail(c, kindOf(errnoName(status))); return; }
     c.st = HANDSHAKE;
-    const err = rawWrite(c.h!, this.requests[c.ti]);
+    const err = this.transports[c.ti].write(c.h!, this.requests[c.ti]);
     if (err) this.fail(c, kindOf(errnoName(err)));
   }
 
@@ -201,7 +208,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   // ProtocolLink
   send(c: Conn, frame: Buffer): void {
     if (!c.h) return;
-    const err = rawWrite(c.h, frame);
+    const err = this.transports[c.ti].write(c.h, frame);
     if (err && c.st === OPEN) this.drop(c, kindOf(errnoName(err)));
   }
 
@@ -245,7 +252,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
   }
 
   private closeHandle(c: Conn): void {
-    if (c.h) { rawClose(c.h); c.h = null; }
+    if (c.h) { this.transports[c.ti].close(c.h); c.h = null; }
     c.rbuf = null;
     c.frag = null;
   }

@@ -3,6 +3,7 @@
 // Library entry point: new LoadTest(opts) -> start() -> waitConnected() -> publish()
 // -> collect() -> stop(); the CLI (scripts/loadtest.ts) runs a whole experiment.
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import type { StatsSnapshot } from './client-stats';
 import { mergeSnapshots } from './merge-stats';
 import type { PoolCounters } from './connection-pool';
@@ -41,6 +42,7 @@ export class LoadTest extends EventEmitter {
     const o = this.opts;
     const n = Math.ceil(o.connections / o.perProcess);
     const targets = o.urls.map(parseTarget);
+    const caPem = o.ca ? fs.readFileSync(o.ca, 'utf8') : undefined;
     this.startedMs = Date.now();
     if (o.publishVia) this.publisher = await createPublisher(o.publishVia, o);
     const readies: Promise<FromWorker>[] = [];
@@ -54,6 +56,7 @@ export class LoadTest extends EventEmitter {
         count, targets, sourceIps: o.sourceIps, indexOffset: w, indexStride: n,
         rate: o.rate / n, maxPending: Math.max(1, Math.ceil(o.maxPending / n)),
         connectTimeoutMs: o.connectTimeoutMs, retries: o.retries, protocol: o.protocol,
+        ...(caPem ? { caPem } : {}),
       };
       readies.push(this.request(child, { type: 'start', cfg }, 'ready'));
     }

@@ -1,4 +1,5 @@
 // Command-line options of the load client and their validation.
+import fs from 'node:fs';
 import { choiceOption, listOption, numberOption, parseCli, stringOption, UsageError } from '../lib/cli';
 export interface Target {
   url: string;
@@ -6,6 +7,8 @@ export interface Target {
   port: number;
   hostHeader: string;
   path: string;
+  /** wss:// */
+  tls: boolean;
 }
 
 export interface LoadOptions {
@@ -34,13 +37,15 @@ export interface LoadOptions {
   progressIntervalMs: number;
   /** V8 old-space cap per client process (MB); 0 = derive from the per-process count */
   maxOldSpaceMb: number;
+  /** file of the CA or self-signed certificate wss:// targets present (default: the system's CAs) */
+  ca: string | null;
 }
 
 export const DEFAULTS: LoadOptions = {
   urls: ['ws://127.0.0.1:8080/ws'], connections: 1000, sourceIps: [], rate: 5000, maxPending: 1000,
   perProcess: 19000, connectTimeoutMs: 10000, retries: 5, protocol: 'ws', duration: 10,
   publishVia: null, publishCount: 0, publishInterval: 5, settle: 5, apiKey: null,
-  channel: 'herald:broadcast', topic: 'broadcast', out: null, html: null, quiet: false, progressIntervalMs: 2000, maxOldSpaceMb: 0,
+  channel: 'herald:broadcast', topic: 'broadcast', out: null, html: null, quiet: false, progressIntervalMs: 2000, maxOldSpaceMb: 0, ca: null,
 };
 
 /** One process may hold ~19,000 sockets under the 20,000-file limit (fds for IPC, stdio...). */
@@ -53,10 +58,11 @@ export function parseTarget(url: string): Target {
   } catch {
     throw new UsageError(`not a URL: ${url}`);
   }
-  if (u.protocol !== 'ws:') throw new UsageError(`only ws:// URLs are supported: ${url}`);
-  const port = u.port ? Number(u.port) : 80;
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new UsageError(`only ws:// and wss:// URLs are supported: ${url}`);
+  const tls = u.protocol === 'wss:';
+  const port = u.port ? Number(u.port) : tls ? 443 : 80;
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  return { url, host, port, hostHeader: u.host, path: (u.pathname || '/') + u.search };
+  return { url, host, port, hostHeader: u.host, path: (u.pathname || '/') + u.search, tls };
 }
 
 /** "127.0.0.2-127.0.0.41,127.0.1.5" -> list of addresses (IPv4 ranges within one /24 or across). */
@@ -104,6 +110,7 @@ const CLI_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   'progress-interval': { type: 'string' },
   'max-old-space': { type: 'string' },
+  ca: { type: 'string' },
 } as const;
 
 /** Options from the command line (node:util parseArgs); -h prints USAGE and exits. */
@@ -134,6 +141,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     quiet: v.quiet === true,
     progressIntervalMs: numberOption(v, 'progress-interval', d.progressIntervalMs / 1000, { min: 0.05 }) * 1000,
     maxOldSpaceMb: numberOption(v, 'max-old-space', d.maxOldSpaceMb, { integer: true }),
+    ca: stringOption(v, 'ca', d.ca),
   };
   return validate(o);
 }
@@ -146,6 +154,7 @@ export function validate(o: LoadOptions): LoadOptions {
   if (o.rate <= 0) throw new UsageError('--rate must be > 0');
   if (o.maxPending < 1) throw new UsageError('--max-pending must be >= 1');
   if (o.publishCount > 0 && !o.publishVia) throw new UsageError('--publish-count needs --publish-via redis://... or http://...');
+  if (o.ca !== null && !fs.existsSync(o.ca)) throw new UsageError(`--ca: no such file: ${o.ca}`);
   return o;
 }
 
@@ -157,7 +166,7 @@ stamp of clock payloads ({"t":<microseconds>,"seq":N,...}, as published by
 --publish-via or herald's clock) and prints a report. Ctrl-C ends the run early
 and still prints the report; a second Ctrl-C stops at once.
 
-  -u, --url U[,U2]        target URL(s), connections spread round-robin (default ws://127.0.0.1:8080/ws)
+  -u, --url U[,U2]        target URL(s), ws:// or wss://, connections spread round-robin (default ws://127.0.0.1:8080/ws)
   -c, --connections N     connections to open and hold (default 1000)
   --source-ips SPEC       local addresses to bind, e.g. 127.0.0.2-127.0.0.41 (~28k ports each)
   --rate R                new connections per second, total (default 5000)
@@ -180,4 +189,6 @@ and still prints the report; a second Ctrl-C stops at once.
   -q, --quiet             no progress output
   --progress-interval S   seconds between progress lines when stderr is not a terminal (default 2)
   --max-old-space MB      V8 old-space cap per client process (default: from --per-process)
+  --ca FILE               PEM certificate(s) that wss:// servers must present (e.g. a self-signed one);
+                          default: the system's CAs
   -h, --help              this text`;

@@ -7,6 +7,7 @@ import type { WorkerSnapshot } from '../metrics/worker-stats';
 import type { Logger } from '../logger';
 import { parseRequestTarget } from '../protocol/query-string';
 import { isValidTopic } from '../protocol/topics';
+import { SampledLog } from '../runtime/sampled-log';
 import { clusterStatus } from './cluster-status';
 import { DASHBOARD_HTML } from './dashboard-page';
 import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util';
@@ -34,6 +35,7 @@ function authorized(header: string | undefined, apiKey: string): boolean {
  */
 export function createAdminServer(deps: AdminDeps): http.Server {
   const { config, log, publisher, snapshot, metrics } = deps;
+  const events = SampledLog.create<'publish'>(log, config.log.eventsPerSecond);
 
   const publish = async (req: http.IncomingMessage, res: http.ServerResponse, params: Map<string, string>) => {
     if (!authorized(req.headers.authorization, config.admin.apiKey)) {
@@ -59,8 +61,10 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
       // maybePublished: the broker got the command but did not confirm it in time.
+      events?.event('publish', { topic, bytes: payload.length, status: 503, err: err.message }, 'publish failed');
       return sendJson(res, 503, { error: `not published: ${err.message}`, maybePublished: err.maybePublished });
     }
+    events?.event('publish', { topic, seq, bytes: payload.length }, 'published');
     sendJson(res, 202, seq === undefined ? { topic } : { topic, seq });
   };
 

@@ -9,7 +9,9 @@ export interface ClusterStatus {
   workers: { configured: number; up: number };
   connections: number;
   capacity: number;
-  messagesPublished: number;
+  /** Broker messages received, summed over workers: one publish that reaches every worker counts once per worker. */
+  messagesReceived: number;
+  /** Deliveries to sockets, summed over workers. */
   messagesDelivered: number;
   slowConsumerCloses: number;
   perWorker: { id: number; pid?: number; up: boolean; connections: number; broker?: string; rssBytes?: number }[];
@@ -33,7 +35,7 @@ export function clusterStatus(kind: 'local' | 'redis', publisher: Pick<Broker, '
     workers: { configured: snapshot.length, up: up.length },
     connections: sum((w) => w.stats!.connections),
     capacity: sum((w) => w.stats!.capacity),
-    messagesPublished: sum((w) => w.stats!.messagesPublished),
+    messagesReceived: sum((w) => w.stats!.messagesReceived),
     messagesDelivered: sum((w) => w.stats!.messagesDelivered),
     slowConsumerCloses: sum((w) => w.stats!.slowConsumerCloses),
     perWorker: snapshot.map((w) => ({

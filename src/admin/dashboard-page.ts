@@ -33,7 +33,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Messages / s <span id="v-messages"></span></h2><canvas id="c-messages"></canvas></section>
   <section><h2>Memory (RSS, MiB) <span id="v-memory"></span></h2><canvas id="c-memory"></canvas></section>
   <section id="table"><h2>Workers</h2>
-    <table id="workers"><thead><tr><th>worker</th><th>pid</th><th>up</th><th>connections</th><th>broker</th><th>published</th><th>delivered</th><th>RSS MiB</th></tr></thead><tbody></tbody></table>
+    <table id="workers"><thead><tr><th>worker</th><th>pid</th><th>up</th><th>connections</th><th>broker</th><th>received</th><th>delivered</th><th>RSS MiB</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <script>
@@ -94,14 +94,14 @@ export const DASHBOARD_HTML = `<!doctype html>
     s.perWorker.forEach(function (w) {
       var tr = document.createElement('tr');
       var st = w.stats || {};
-      [w.id, w.pid || '-', w.up ? 'yes' : 'no', w.connections, w.broker || '-', st.messagesPublished || 0, st.messagesDelivered || 0, ((w.rssBytes || 0) / 1048576).toFixed(1)]
+      [w.id, w.pid || '-', w.up ? 'yes' : 'no', w.connections, w.broker || '-', st.messagesReceived || 0, st.messagesDelivered || 0, ((w.rssBytes || 0) / 1048576).toFixed(1)]
         .forEach(function (v) { tr.appendChild(cell(v)); });
       tbody.appendChild(tr);
     });
     var series = function (key) { return points.map(function (p) { return { t: p.t, v: p[key] }; }); };
     var latest = points[points.length - 1];
     document.getElementById('v-connections').textContent = String(latest.connections);
-    document.getElementById('v-messages').textContent = fmt(latest.delivered) + ' delivered, ' + fmt(latest.published) + ' published';
+    document.getElementById('v-messages').textContent = fmt(latest.delivered) + ' delivered to sockets, ' + fmt(latest.received) + ' received by workers';
     document.getElementById('v-memory').textContent = fmt(latest.rss);
     draw('c-connections', series('connections'), '#2563eb');
     draw('c-messages', series('delivered'), '#16a34a');
@@ -113,7 +113,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     fetch('stats', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
       var now = Date.now();
       var rate = function (key) { return last ? Math.max(0, (s[key] - last.s[key]) * 1000 / (now - last.t)) : 0; };
-      points.push({ t: now, connections: s.connections, published: rate('messagesPublished'), delivered: rate('messagesDelivered'), rss: sumRss(s) / 1048576 });
+      points.push({ t: now, connections: s.connections, received: rate('messagesReceived'), delivered: rate('messagesDelivered'), rss: sumRss(s) / 1048576 });
       while (points.length > 2 && now - points[0].t > keepMs) points.shift();
       last = { t: now, s: s };
       render(s);

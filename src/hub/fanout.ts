@@ -30,17 +30,20 @@ export class Fanout {
     private readonly tap?: LiveTap,
     /** Told after each message that went out to at least one socket (drives the slow-consumer sweep). */
     private readonly onSent?: () => void,
+    /** Told of every message with the number of sockets it was handed to (debug traffic lines). */
+    private readonly onMessage?: (message: BrokerMessage, sockets: number) => void,
   ) {}
 
-  deliver({ topic, seq, payload }: BrokerMessage): void {
+  deliver(message: BrokerMessage): void {
+    const { topic, seq, payload } = message;
     const stats = this.stats;
-    stats.messagesPublished++;
+    stats.messagesReceived++;
     if (seq !== undefined) this.tap?.sequenced(topic, seq);
     const raw = this.sink.numSubscribers(topic);
     const envTopic = envelopeTopic(topic);
     const enveloped = this.sink.numSubscribers(envTopic);
     const tapped = this.tap !== undefined && this.tap.wants(topic);
-    if (raw === 0 && enveloped === 0 && !tapped) return;
+    if (raw === 0 && enveloped === 0 && !tapped) return this.onMessage?.(message, 0);
     const started = process.hrtime.bigint();
     // Text frames for valid UTF-8 so browsers get strings; anything else goes out as binary, unchanged.
     const isBinary = !isUtf8(payload);
@@ -56,5 +59,6 @@ export class Fanout {
     if (micros > stats.maxFanoutMicros) stats.maxFanoutMicros = micros;
     recordFanout(stats, micros);
     if (raw + enveloped > 0) this.onSent?.();
+    this.onMessage?.(message, raw + enveloped);
   }
 }

@@ -21,6 +21,8 @@ export interface HubDeps {
   readCacheMs: number;
   /** The fan-out tick: told after each message that reached at least one socket. */
   onSent?: () => void;
+  /** Told of every broker message with the number of sockets it was handed to. */
+  onMessage?: (message: BrokerMessage, sockets: number) => void;
   onBrokerState?: (state: BrokerState, detail?: string) => void;
 }
 
@@ -43,7 +45,7 @@ export class Hub {
     this.broker = deps.openBroker({ onMessage: (message) => this.deliver(message), onState: (state, detail) => this.onBrokerState(state, detail) });
     this.reader = new HistoryReader(this.broker, HISTORY_PAGE_SIZE, deps.readCacheMs);
     this.recovery = new RecoveryManager({ broker: this.broker, reader: this.reader, log });
-    this.fanout = new Fanout(deps.sink, deps.stats, this.recovery, deps.onSent);
+    this.fanout = new Fanout(deps.sink, deps.stats, this.recovery, deps.onSent, deps.onMessage);
     this.interest = new TopicInterest(
       this.broker,
       (topic) => {

@@ -20,6 +20,18 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
     new Gauge({ name, help, labelNames: ['worker'], registers: [registry], collect() { this.set(worker, read()); } });
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({ name, help, labelNames: ['worker'], registers: [registry], collect() { this.reset(); this.inc(worker, read()); } });
+  /** A counter per value of `label`, from a plain map of counts. */
+  const byLabel = (name: string, help: string, label: string, read: () => Record<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['worker', label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.inc({ ...worker, [label]: value }, n);
+      },
+    });
 
   gauge('herald_connections', 'Open WebSocket connections on this worker.', () => stats.connections);
   // Unlabelled, so the primary's sum gives the cluster total without PromQL.
@@ -27,18 +39,10 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
   gauge('herald_connection_capacity', 'Connections this worker takes before answering 503.', () => stats.capacity);
   gauge('herald_accepting', '1 while the worker listens for new connections.', () => (stats.accepting ? 1 : 0));
   counter('herald_upgrades_accepted_total', 'WebSocket upgrades accepted.', () => stats.upgradesAccepted);
-  new Counter({
-    name: 'herald_upgrades_refused_total',
-    help: 'WebSocket upgrades refused, by reason (bad_request, bad_topics, bad_recovery, capacity, draining, auth_*, forbidden_topic, ip_*, internal_error).',
-    labelNames: ['worker', 'reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(stats.upgradesRefused)) this.inc({ ...worker, reason }, n);
-    },
-  });
-  counter('herald_messages_published_total', 'Messages this worker received from the broker and published to its local subscribers.', () => stats.messagesPublished);
-  counter('herald_messages_delivered_total', 'Message deliveries: per message, the number of local sockets it was handed to.', () => stats.messagesDelivered);
+  byLabel('herald_upgrades_refused_total', 'WebSocket upgrades refused, by reason (bad_request, bad_topics, bad_recovery, capacity, draining, auth_*, forbidden_topic, ip_*, proxy_header_missing, internal_error).', 'reason', () => stats.upgradesRefused);
+  counter('herald_messages_received_total', 'Messages this worker received from the broker (one per publish that reached it, however many sockets got it).', () => stats.messagesReceived);
+  counter('herald_messages_delivered_total', 'Deliveries to sockets: per message received, the number of this worker\'s sockets it was handed to.', () => stats.messagesDelivered);
+  byLabel('herald_connections_closed_total', 'WebSocket connections closed, by close code (1000, 1001, 1006, 4000, ...).', 'code', () => stats.connectionsClosed);
   counter('herald_slow_consumer_closes_total', 'Connections closed (4002) for a send buffer over slowConsumer.maxBufferedBytes.', () => stats.slowConsumerCloses);
   gauge('herald_slow_consumers', 'Connections over the send-buffer limit at the last sweep; uWS drops their messages meanwhile.', () => stats.slowConsumersNow);
   counter('herald_client_flood_closes_total', 'Connections closed (4400) for sending too many messages.', () => stats.clientFloodCloses);

@@ -12,10 +12,12 @@ export interface WorkerStats {
   accepting: boolean;
   upgradesAccepted: number;
   upgradesRefused: Record<string, number>;
-  /** Messages this worker received from the broker. */
-  messagesPublished: number;
-  /** Sum over those messages of the sockets each was handed to. */
+  /** Messages this worker received from the broker: one per publish that reached this worker, however many sockets got it. */
+  messagesReceived: number;
+  /** Deliveries to sockets: sum over those messages of the sockets each was handed to. */
   messagesDelivered: number;
+  /** Connections closed, by close code (1000, 1001, 1006, 4000, ...). */
+  connectionsClosed: Record<string, number>;
   slowConsumerCloses: number;
   /** Connections over the send-buffer limit at the last sweep (the ones uWS skips under the "skip" policy). */
   slowConsumersNow: number;
@@ -43,8 +45,9 @@ export function newWorkerStats(workerId: number): WorkerStats {
     accepting: false,
     upgradesAccepted: 0,
     upgradesRefused: {},
-    messagesPublished: 0,
+    messagesReceived: 0,
     messagesDelivered: 0,
+    connectionsClosed: {},
     slowConsumerCloses: 0,
     slowConsumersNow: 0,
     clientFloodCloses: 0,
@@ -63,6 +66,10 @@ export function newWorkerStats(workerId: number): WorkerStats {
 
 export function countRefusal(stats: WorkerStats, reason: string): void {
   stats.upgradesRefused[reason] = (stats.upgradesRefused[reason] ?? 0) + 1;
+}
+
+export function countClose(stats: WorkerStats, code: number): void {
+  stats.connectionsClosed[code] = (stats.connectionsClosed[code] ?? 0) + 1;
 }
 
 /** Counts one fan-out in the duration histogram: a short scan over 11 bounds, once per message, never per socket. */

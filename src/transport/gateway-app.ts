@@ -3,14 +3,17 @@ import type { ConnectionAuth } from '../auth/connection-auth';
 import type { HeraldConfig } from '../config';
 import type { Hub } from '../hub/hub';
 import type { Logger } from '../logger';
-import { countRefusal, type WorkerStats } from '../metrics/worker-stats';
+import { countClose, countRefusal, type WorkerStats } from '../metrics/worker-stats';
 import type { Uws } from '../native-uws';
 import { CloseCode } from '../protocol/close-codes';
 import { BROADCAST_TOPIC } from '../protocol/topics';
+import { AddressSet } from '../net/ip-address';
 import { DRAIN_MODES, type DrainMode } from '../runtime/drain-mode';
+import type { SampledLog } from '../runtime/sampled-log';
 import { admitRequest, checkLoad, UPGRADE_REQUIRED, type Refusal } from './admission';
+import { peerAddress, readClientAddress, type ClientAddressSettings } from './client-address';
 import { ClientRateLimiter } from './client-rate-limiter';
-import { NOTHING_TO_CARRY, type Connection, type ConnectionData, type ConnectionObserver } from './connection-data';
+import { connectionAddress, NOTHING_TO_CARRY, type Connection, type ConnectionData, type ConnectionObserver } from './connection-data';
 import type { ConnectionRegistry } from './connection-registry';
 import { isWebSocketUpgrade } from './handshake';
 import type { IpLimiter } from './ip-limiter';
@@ -36,7 +39,13 @@ export interface GatewayDeps {
   ipLimiter?: IpLimiter;
   /** Told of every connection that opens and closes, in this order (closes in the same order). */
   observers: ConnectionObserver[];
+  /** Which proxies' word about the client address is believed (default: nobody's). */
+  addresses?: ClientAddressSettings;
+  /** Debug lines for connects, refusals, closes (and, from the worker, messages); absent below debug level. */
+  traffic?: SampledLog<TrafficEvent>;
 }
+
+export type TrafficEvent = 'connect' | 'refuse' | 'close' | 'message';
 
 export interface Gateway {
   listen(): Promise<number>;
@@ -52,15 +61,19 @@ export interface Gateway {
  * connection is subscribed to, and everything sent to it, is the hub's.
  */
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { uws, app, config, log, stats, hub, registry, capacity, auth, ipLimiter, observers } = deps;
+  const { uws, app, config, log, stats, hub, registry, capacity, auth, ipLimiter, observers, traffic } = deps;
+  const addresses = deps.addresses ?? { trusted: new AddressSet([]), proxyProtocol: false };
+  // The client's address is worked out only when something uses it.
+  const wantsAddress = ipLimiter !== undefined || traffic !== undefined || addresses.trusted.size > 0;
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   stats.capacity = capacity;
   const load = () => ({ draining, connections: stats.connections, capacity });
 
-  const refuseWith = (res: HttpResponse, refusal: Refusal) => {
+  const refuseWith = (res: HttpResponse, refusal: Refusal, ip?: string) => {
     countRefusal(stats, refusal.label);
+    traffic?.event('refuse', { ip, status: Number.parseInt(refusal.status, 10), reason: refusal.label }, 'upgrade refused');
     refuse(res, refusal.status, refusal.reason, refusal.headers);
   };
 
@@ -95,13 +108,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   const upgrade = (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    const address = wantsAddress ? readClientAddress(res, req, addresses) : undefined;
+    if (address && 'refusal' in address) return refuseWith(res, address.refusal, peerAddress(res));
+    const ip = address?.ip;
     const loaded = checkLoad(load());
-    if (loaded) return refuseWith(res, loaded);
-    const limited = ipLimiter?.check(Buffer.from(res.getRemoteAddressAsText()).toString());
+    if (loaded) return refuseWith(res, loaded, ip);
+    const limited = ip === undefined ? undefined : ipLimiter?.check(ip);
     if (limited) {
       const reason = limited === 'ip_rate' ? 'too many upgrades from this address, slow down' : 'too many connections from this address';
-      return refuseWith(res, { status: '429 Too Many Requests', reason, label: limited });
+      return refuseWith(res, { status: '429 Too Many Requests', reason, label: limited }, ip);
     }
+    // Carried only when it is not the socket's own peer: most connections carry nothing (NOTHING_TO_CARRY).
+    const carried = address?.viaProxy ? { ip: address.ip } : undefined;
     // uWS frees `req` when this handler returns: read every fact now.
     const facts = {
       upgrade: req.getHeader('upgrade'),
@@ -113,10 +131,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
     const extensions = req.getHeader('sec-websocket-extensions');
     const decision = admitRequest(facts, config.topics.maxPerConnection);
-    if (!decision.ok) return refuseWith(res, decision.refusal);
+    if (!decision.ok) return refuseWith(res, decision.refusal, ip);
     const { topics, session, token, protocol } = decision.admitted;
     if (!auth) {
-      const data = topics.length === 0 && !session ? NOTHING_TO_CARRY : { topics, session };
+      const data = topics.length === 0 && !session && !carried ? NOTHING_TO_CARRY : { topics, session, ...carried };
       stats.upgradesAccepted++;
       return answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
     }
@@ -125,11 +143,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         guard(res, () => {
           // The token check took a while: the worker may have filled up or begun to drain.
           const late = checkLoad(load());
-          if (late) return refuseWith(res, late);
+          if (late) return refuseWith(res, late, ip);
           stats.upgradesAccepted++;
-          answerUpgrade<ConnectionData>(res, { topics: allTopics, sub: identity.sub, exp: identity.exp, session }, facts.key, protocol, extensions, context);
+          answerUpgrade<ConnectionData>(res, { topics: allTopics, sub: identity.sub, exp: identity.exp, session, ...carried }, facts.key, protocol, extensions, context);
         }),
-      refuse: (status, reason, label) => refuseWith(res, { status, reason, label }),
+      refuse: (status, reason, label) => refuseWith(res, { status, reason, label }, ip),
     });
   };
 
@@ -149,6 +167,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       stats.connections++;
       for (const observer of observers) observer.opened(ws);
       const { session, topics = NO_TOPICS } = ws.getUserData();
+      traffic?.event('connect', { ip: connectionAddress(ws), topics: topics.length, recovering: session !== undefined }, 'connected');
       if (session) hub.recovery.open(ws, topics, session);
       else {
         ws.subscribe(BROADCAST_TOPIC);
@@ -168,6 +187,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     pong: guardWs('pong', (ws) => countFrame(ws)),
     close: guardWs('close', (ws, code, message) => {
       stats.connections--;
+      countClose(stats, code);
+      traffic?.event('close', { code, reason: Buffer.from(message).toString() }, 'closed');
       const session = ws.getUserData().session;
       if (session) hub.recovery.closed(session);
       for (const observer of observers) observer.closed(ws);
@@ -181,16 +202,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.
   app.any('/ws', (res, req) =>
     guard(res, () => {
-      countRefusal(stats, 'bad_request');
+      const ip = traffic && peerAddress(res);
       if (!isWebSocketUpgrade(req.getHeader('upgrade'), req.getHeader('connection'))) {
-        return refuse(res, '426 Upgrade Required', 'this endpoint speaks WebSocket only', UPGRADE_REQUIRED);
+        return refuseWith(res, { status: '426 Upgrade Required', reason: 'this endpoint speaks WebSocket only', label: 'bad_request', headers: UPGRADE_REQUIRED }, ip);
       }
-      if (req.getMethod() !== 'get') return refuse(res, '400 Bad Request', 'malformed WebSocket handshake: the method must be GET');
-      refuse(res, '400 Bad Request', 'malformed WebSocket handshake: missing or malformed Sec-WebSocket-Key');
+      if (req.getMethod() !== 'get') return refuseWith(res, { status: '400 Bad Request', reason: 'malformed WebSocket handshake: the method must be GET', label: 'bad_request' }, ip);
+      refuseWith(res, { status: '400 Bad Request', reason: 'malformed WebSocket handshake: missing or malformed Sec-WebSocket-Key', label: 'bad_request' }, ip);
     }),
   );
 
-  app.any('/*', (res) => {
+  app.any('/*', (res, req) => {
+    traffic?.event('refuse', { ip: peerAddress(res), status: 404, method: req.getMethod(), path: req.getUrl() }, 'not found');
     res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end('not found: WebSocket endpoint is /ws\n');
   });
 

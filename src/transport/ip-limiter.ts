@@ -1,5 +1,5 @@
 import type { HeraldConfig } from '../config';
-import type { Connection, ConnectionObserver } from './connection-data';
+import { connectionAddress, type Connection, type ConnectionObserver } from './connection-data';
 
 /** Where a connection's source address is kept between open and close (uWS forbids reading it from a closed socket). */
 interface Tagged {
@@ -38,7 +38,7 @@ export class IpLimiter implements ConnectionObserver {
     return new IpLimiter(limits.maxConnections, limits.upgradesPerSecond);
   }
 
-  /** Checks an upgrade from `ip`; takes one rate token when it passes. */
+  /** Checks an upgrade from `ip` (canonical, as the gateway resolved it); takes one rate token when it passes. */
   check(ip: string): IpRefusal | undefined {
     if (this.maxConnections > 0 && (this.open.get(ip) ?? 0) >= this.maxConnections) return 'ip_connections';
     if (this.perSecond > 0) {
@@ -54,13 +54,15 @@ export class IpLimiter implements ConnectionObserver {
   }
 
   opened(ws: Connection): void {
-    const ip = Buffer.from(ws.getRemoteAddressAsText()).toString();
-    (ws as Tagged).heraldIp = ip;
+    // The address check() was asked about: the client's behind a trusted proxy (already in the
+    // user data), else the socket's peer, which uWS cannot tell any more once the socket is closed.
+    const ip = connectionAddress(ws);
+    if (ws.getUserData().ip === undefined) (ws as Tagged).heraldIp = ip;
     this.open.set(ip, (this.open.get(ip) ?? 0) + 1);
   }
 
   closed(ws: Connection): void {
-    const ip = (ws as Tagged).heraldIp;
+    const ip = ws.getUserData().ip ?? (ws as Tagged).heraldIp;
     if (ip === undefined) return;
     const n = (this.open.get(ip) ?? 1) - 1;
     if (n <= 0) this.open.delete(ip);

@@ -26,6 +26,11 @@ export class HeraldProcess {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
+  /** wss:// on the name the test certificates are made for (test/helpers/certificates.ts). */
+  get wssUrl(): string {
+    return `wss://localhost:${this.port}/ws`;
+  }
+
   get adminUrl(): string {
     return `http://127.0.0.1:${this.adminPort}`;
   }
@@ -91,7 +96,7 @@ export class HeraldProcess {
 export interface StatsBody {
   healthy: boolean;
   connections: number;
-  messagesPublished: number;
+  messagesReceived: number;
   messagesDelivered: number;
   slowConsumerCloses: number;
   perWorker: { id: number; pid: number; up: boolean; connections: number; broker?: string; stats?: Record<string, unknown> }[];

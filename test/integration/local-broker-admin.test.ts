@@ -67,7 +67,7 @@ describe('local broker and the admin API', () => {
       assert.equal(stats.perWorker.length, 2);
       assert.ok(stats.perWorker.every((w) => typeof w.pid === 'number' && w.up));
       // Every worker holds broadcast, so each one received the earlier broadcast from the broker.
-      assert.ok(stats.perWorker.every((w) => Number(w.stats?.messagesPublished) >= 1), 'each worker counted the earlier broadcast');
+      assert.ok(stats.perWorker.every((w) => Number(w.stats?.messagesReceived) >= 1), 'each worker counted the earlier broadcast');
     } finally {
       closeAll([c]);
     }

@@ -47,7 +47,7 @@ describe('GET /metrics', () => {
       assert.equal(sum(text, 'herald_upgrades_accepted_total'), 40);
       assert.equal(sum(text, 'herald_upgrades_refused_total', 'reason="bad_topics"'), 2);
       // Each worker receives each of the 3 messages once; 40 sockets get each of them.
-      assert.equal(sum(text, 'herald_messages_published_total'), 6);
+      assert.equal(sum(text, 'herald_messages_received_total'), 6);
       assert.equal(sum(text, 'herald_messages_delivered_total'), 120);
       assert.equal(sum(text, 'herald_fanout_duration_seconds_count'), 6);
       assert.equal(sum(text, 'herald_fanout_duration_seconds_bucket', 'le="+Inf"'), 6);
@@ -55,6 +55,7 @@ describe('GET /metrics', () => {
       assert.equal(sum(text, 'herald_broker_connected'), 2);
       assert.equal(sum(text, 'herald_broker_reconnects_total'), 0);
       assert.equal(sum(text, 'herald_slow_consumer_closes_total'), 0);
+      assert.match(text, /# TYPE herald_connections_closed_total counter/);
       assert.equal(sum(text, 'herald_workers_up'), 2);
       for (const worker of ['0', '1', 'primary']) {
         assert.ok(sum(text, 'process_resident_memory_bytes', `worker="${worker}"`) > 10e6, `memory of ${worker}`);

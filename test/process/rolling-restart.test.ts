@@ -5,34 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HeraldProcess } from '../helpers/herald-process';
 import { waitFor } from '../helpers/ports';
-import { connect, type Client } from '../helpers/ws-clients';
-
-/** A client that reconnects at once (with a little jitter) when told to (close code 4000), and records everything. */
-class ReconnectingClient {
-  current?: Client;
-  readonly closes: { code: number; at: number }[] = [];
-  readonly failures: string[] = [];
-  stopped = false;
-
-  constructor(private readonly url: string) {}
-
-  async open(): Promise<void> {
-    try {
-      const client = await connect(this.url);
-      this.current = client;
-      void client.closed.then((code) => {
-        this.closes.push({ code, at: Date.now() });
-        if (code === 4000 && !this.stopped) setTimeout(() => void this.open(), Math.random() * 20);
-      });
-    } catch (err) {
-      this.failures.push((err as Error).message);
-    }
-  }
-
-  get open_(): boolean {
-    return this.current?.ws.readyState === 1;
-  }
-}
+import { ReconnectingClient } from '../helpers/reconnecting-client';
 
 describe('rolling restart', () => {
   it('SIGHUP replaces every worker under 3000 connections: none refused, all reconnected, closes spread over the window', async () => {
@@ -51,7 +24,7 @@ describe('rolling restart', () => {
       await waitFor('roll finished', () => /rolling restart done/.test(herald.output), 40_000, 100);
       const after = await waitFor('everyone back', async () => {
         const s = await herald.stats();
-        return s.connections === 3000 && clients.every((c) => c.open_) ? s : undefined;
+        return s.connections === 3000 && clients.every((c) => c.isOpen) ? s : undefined;
       }, 15_000, 100);
 
       assert.deepEqual(clients.flatMap((c) => c.failures), [], 'no upgrade was refused');
@@ -68,10 +41,7 @@ describe('rolling restart', () => {
       await waitFor('all got the broadcast', () => clients.every((c) => c.current!.messages.some((m) => m.data.toString() === 'after roll')), 10_000);
       assert.equal((await herald.health()).status, 200);
     } finally {
-      for (const c of clients) {
-        c.stopped = true;
-        c.current?.ws.terminate();
-      }
+      for (const c of clients) c.stop();
       assert.equal(await herald.stop(), 0);
     }
   });

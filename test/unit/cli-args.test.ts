@@ -27,7 +27,8 @@ test('load client: mistakes are UsageErrors that name the option', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--protocol', 'mqtt'], /--protocol must be one of ws, socketio/],
     [['--publish-count', '2'], /--publish-count needs --publish-via/],
-    [['http://127.0.0.1:8080/ws'], /only ws:\/\/ URLs/],
+    [['http://127.0.0.1:8080/ws'], /only ws:\/\/ and wss:\/\/ URLs/],
+    [['--ca', '/nonexistent.pem'], /--ca: no such file/],
   ];
   for (const [argv, re] of bad) assert.throws(() => parseLoadArgs(argv), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
 });

@@ -50,7 +50,7 @@ describe('hub: fan-out', () => {
     assert.deepEqual(transport.publishes.map((p) => p.topic), ['h:t', envelopeTopic('h:t')]);
     assert.deepEqual(raw.frames, ['x']);
     assert.deepEqual(env.parsed(), [{ type: 'message', topic: 'h:t', seq: 1, data: 'x' }]);
-    assert.equal(stats.messagesPublished, 2);
+    assert.equal(stats.messagesReceived, 2);
     assert.equal(stats.messagesDelivered, 2);
   });
 
