@@ -36,4 +36,19 @@ describe('primary killed (SIGKILL)', () => {
       for (const pid of workerPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
+
+  it('workers still exit when their log pipe is gone too (nobody reads stdout)', { timeout: 60_000 }, async () => {
+    const herald = await new HeraldProcess({ env: { HERALD_WORKERS: '2' } }).start();
+    const stats = await herald.stats();
+    const workerPids = stats.perWorker.map((w) => w.pid);
+    try {
+      // Whoever read herald's output (a terminal, a pipe to a log shipper) goes away with the primary.
+      herald.child.stdout!.destroy();
+      herald.child.stderr!.destroy();
+      herald.child.kill('SIGKILL');
+      await waitFor('workers exited', () => workerPids.every((pid) => !alive(pid)), 20_000);
+    } finally {
+      for (const pid of workerPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
 });
