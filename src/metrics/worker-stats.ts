@@ -30,6 +30,8 @@ export interface WorkerStats {
   fanoutMicrosSum: number;
   brokerState: BrokerState;
   brokerReconnects: number;
+  /** Times a topic's seq went back on the live stream (Redis lost acknowledged writes); envelope clients got a gap. */
+  seqRewinds: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -56,6 +58,7 @@ export function newWorkerStats(workerId: number): WorkerStats {
     fanoutMicrosSum: 0,
     brokerState: 'connecting',
     brokerReconnects: 0,
+    seqRewinds: 0,
     rssBytes: 0,
     heapUsedBytes: 0,
   };
