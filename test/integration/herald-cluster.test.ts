@@ -16,6 +16,7 @@ import { HeraldProcess } from '../helpers/herald-process';
 import { connectEnvelope, frames, range, seqsOf } from '../helpers/envelope-client';
 import { waitFor } from '../helpers/ports';
 import { RedisCluster } from '../helpers/redis-cluster';
+import { runPublishScript } from '../helpers/publish-script';
 import { askNode } from '../helpers/redis-server';
 import { closeAll, connect, type Client } from '../helpers/ws-clients';
 
@@ -154,6 +155,28 @@ describe('two heralds on a Redis Cluster (3 masters, 3 replicas)', { timeout: 15
     } finally {
       closeAll([back]);
     }
+  });
+
+  it('scripts/publish on the cluster: FCALL for a topic with history, SPUBLISH otherwise, from herald\'s configuration or --via redis+cluster://, saying which and why', async () => {
+    const seeds = cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',');
+    const u = users[1];
+    for (const c of [u.raw, u.env, ...others]) c.messages.length = 0;
+    const stored = await runPublishScript(['--topic', u.topic, '--message', 'script stored'], { HERALD_BROKER: 'redis', HERALD_REDIS_MODE: 'cluster', HERALD_REDIS_NODES: seeds });
+    assert.equal(stored.code, 0, stored.stderr);
+    const ran = new RegExp(`^published 13 bytes to ${u.topic} via Redis Cluster \\(seed nodes ${seeds}\\) with seq 2 \\(FCALL herald_publish, run by 127\\.0\\.0\\.1:(\\d+) \\(master of slot (\\d+)\\), which SPUBLISHes it\\)\n  why there: herald's configuration \\(NODE_ENV=test, [^)]*\\) has broker "redis" with redis.mode "cluster" \\(HERALD_REDIS_MODE\\) and seed nodes in redis.nodes \\(HERALD_REDIS_NODES\\)\nhistory: ${u.topic} matches a history rule herald loaded into Redis: sequenced and stored\n$`).exec(stored.stdout);
+    assert.ok(ran, stored.stdout);
+    assert.deepEqual([Number(ran[1]), Number(ran[2])], [await cluster.masterOf(u.topic), keySlot(u.topic)]);
+
+    const masters = await cluster.masterPorts();
+    const replica = cluster.livePorts().find((p) => !masters.includes(p))!;
+    const live = await runPublishScript(['--topic', 'broadcast', '--message', 'script live', '--via', `redis+cluster://127.0.0.1:${replica}`]);
+    assert.equal(live.code, 0, live.stderr);
+    const at = `127\\.0\\.0\\.1:${await cluster.masterOf('herald:broadcast')} \\(master of slot ${keySlot('herald:broadcast')}\\)`;
+    assert.match(live.stdout, new RegExp(`^published 11 bytes to broadcast via Redis Cluster \\(seed nodes 127\\.0\\.0\\.1:${replica}\\) with SPUBLISH herald:broadcast on ${at}: 4 herald workers subscribed there\n  why there: given with --via\n  why SPUBLISH: on a cluster herald's workers subscribe with SSUBSCRIBE`));
+    assert.match(live.stdout, /\nhistory: no history rule matches broadcast in the rules herald loaded into Redis \(herald_publish refused it, as it does on a cluster\): published with SPUBLISH, no seq, not stored\n$/);
+
+    await waitFor('both delivered', () => texts(u.raw).includes('script stored') && envTexts(u.env).includes('script stored') && others.every((c) => texts(c).includes('script live')));
+    assert.deepEqual(frames(u.env).find((f) => f.data === 'script stored')?.seq, 2);
   });
 
   it('follows a master killed and its replica promoted: clients stay connected, /health 503 then 200, publishes to its slots 503 meanwhile, delivery resumes on both heralds', async () => {

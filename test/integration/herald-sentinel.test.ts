@@ -16,6 +16,7 @@ import { HeraldProcess } from '../helpers/herald-process';
 import { connectEnvelope, frames, seqsOf, type EnvelopeFrame } from '../helpers/envelope-client';
 import { sleep, waitFor } from '../helpers/ports';
 import { RedisSentinels } from '../helpers/redis-sentinel';
+import { runPublishScript } from '../helpers/publish-script';
 import { askNode, fcallPublish, nodeClient } from '../helpers/redis-server';
 import { closeAll, connect } from '../helpers/ws-clients';
 
@@ -137,13 +138,12 @@ describe('herald behind Sentinel (1 master, 1 replica, 3 sentinels)', { timeout:
 
       // Live envelope client: saw the old master's seqs, then was told before the seqs went back.
       assert.equal(await herald.publish(TOPIC, 'final').then((r) => r.status), 202);
-      await waitFor('final, live', () => frames(live).some((f) => f.data === 'final'));
+      await waitFor('final, live', () => frames(live).some((f) => f.data === 'final') && raw.messages.some((m) => m.data.toString() === 'final'));
       const got = frames(live);
       assert.deepEqual(silentRewinds(got), [], 'every seq that went back came after a gap');
       const gaps = got.filter((f) => f.type === 'gap');
       assert.ok(gaps.length >= 1, 'the seqs the old master lost went back on the live stream');
       assert.equal(gaps[0].reason, 'ahead');
-      assert.ok(raw.messages.some((m) => m.data.toString() === 'final'));
 
       // A client that was away during the switch recovers what the new master has after its position.
       const back = await connectEnvelope(herald.wsUrl, [TOPIC], `${TOPIC}:${awayAt}`);
@@ -167,5 +167,22 @@ describe('herald behind Sentinel (1 master, 1 replica, 3 sentinels)', { timeout:
     } finally {
       closeAll([live, raw, away]);
     }
+  });
+
+  it('scripts/publish follows Sentinel: it publishes to the master the sentinels name now, from herald\'s configuration or --via redis+sentinel://', async () => {
+    const master = await sentinels.masterPort();
+    const nodes = sentinels.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+    const fromConfig = await runPublishScript(['--topic', TOPIC, '--message', 'from the script'], {
+      HERALD_BROKER: 'redis', HERALD_REDIS_MODE: 'sentinel', HERALD_REDIS_NODES: nodes, HERALD_REDIS_SENTINEL_NAME: sentinels.name,
+    });
+    assert.equal(fromConfig.code, 0, fromConfig.stderr);
+    const where = `via Redis at 127\\.0\\.0\\.1:${master}, the master that the sentinels \\(${nodes}\\) name "${sentinels.name}" now`;
+    const seq = Number(new RegExp(`^published 15 bytes to ${TOPIC} ${where} with seq (\\d+) \\(FCALL herald_publish\\)\n  why there: herald's configuration \\(NODE_ENV=test, [^)]*\\) has broker "redis" with redis.mode "sentinel" \\(HERALD_REDIS_MODE\\): the master that the sentinels in redis.nodes \\(HERALD_REDIS_NODES\\) name "${sentinels.name}"`).exec(fromConfig.stdout)?.[1]);
+    assert.ok(seq > 0, fromConfig.stdout);
+    const viaUrl = await runPublishScript(['--topic', TOPIC, '--message', 'via the url', '--via', `redis+sentinel://${nodes}/${sentinels.name}`]);
+    assert.equal(viaUrl.code, 0, viaUrl.stderr);
+    assert.match(viaUrl.stdout, new RegExp(`^published 11 bytes to ${TOPIC} ${where} with seq ${seq + 1} \\(FCALL herald_publish\\)\n  why there: given with --via\n`));
+    const stored = await askNode(master, (c) => c.xrange(`herald:{${TOPIC}}:history`, `${seq}-0`, '+'));
+    assert.deepEqual(stored.map(([id, fields]) => [parseInt(id, 10), fields[fields.indexOf('d') + 1]]), [[seq, 'from the script'], [seq + 1, 'via the url']]);
   });
 });
