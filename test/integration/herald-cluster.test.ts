@@ -18,7 +18,7 @@ import { waitFor } from '../helpers/ports';
 import { RedisCluster } from '../helpers/redis-cluster';
 import { runPublishScript } from '../helpers/publish-script';
 import { askNode } from '../helpers/redis-server';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { closeAll, connect, connectEach, type Client } from '../helpers/ws-clients';
 
 const run = promisify(execFile);
 const HISTORY = 'user:*=1000/600,news=1000/600';
@@ -177,6 +177,38 @@ describe('two heralds on a Redis Cluster (3 masters, 3 replicas)', { timeout: 15
 
     await waitFor('both delivered', () => texts(u.raw).includes('script stored') && envTexts(u.env).includes('script stored') && others.every((c) => texts(c).includes('script live')));
     assert.deepEqual(frames(u.env).find((f) => f.data === 'script stored')?.seq, 2);
+  });
+
+  it('a burst of connects with private topics costs at most one SSUBSCRIBE per channel on the cluster (one slot per command), and each user gets its own message', async () => {
+    const count = 1000;
+    const masters = await cluster.masterPorts();
+    const ssubscribes = async () => {
+      let calls = 0;
+      for (const port of masters) calls += Number(/cmdstat_ssubscribe:calls=(\d+)/.exec(await askNode(port, (c) => c.info('commandstats')))?.[1] ?? 0);
+      return calls;
+    };
+    await Promise.all(masters.map((port) => askNode(port, (c) => c.config('RESETSTAT'))));
+    const topic = (i: number) => `user:${100_000 + i}`;
+    const burst = await connectEach((i) => `${heralds[i % 2].wsUrl}?topics=${topic(i)}`, count, 400);
+    try {
+      // Every topic has history here: two channels each, in two slots.
+      const channels = burst.flatMap((_, i) => [`herald:${topic(i)}`, `herald:{${topic(i)}}`]);
+      await waitFor('every channel subscribed', async () => {
+        let subscribed = 0;
+        for (const port of masters) subscribed += ((await askNode(port, (c) => c.call('PUBSUB', 'SHARDCHANNELS', 'herald:*user:1?????*'))) as string[]).length;
+        return subscribed === channels.length;
+      }, 30_000);
+      const calls = await ssubscribes();
+      const slots = new Set(channels.map(keySlot)).size;
+      console.log(`# ${count} connects with a private topic (history: 2 channels, ${slots} slots) over 2 heralds: ${calls} SSUBSCRIBE commands`);
+      assert.ok(calls >= 1 && calls <= channels.length, `SSUBSCRIBE commands: ${calls} for ${channels.length} channels`);
+      const pub = publishers[0];
+      for (let i = 0; i < count; i++) await pub.spublish(`herald:${topic(i)}`, `burst ${i}`);
+      await waitFor('each its own', () => burst.every((c) => c.messages.length >= 1), 20_000);
+      burst.forEach((c, i) => assert.deepEqual(texts(c), [`burst ${i}`]));
+    } finally {
+      closeAll(burst);
+    }
   });
 
   it('follows a master killed and its replica promoted: clients stay connected, /health 503 then 200, publishes to its slots 503 meanwhile, delivery resumes on both heralds', async () => {
