@@ -85,6 +85,11 @@ export class LoadTest extends EventEmitter {
     });
   }
 
+  /** The client processes' pids (for CPU accounting). */
+  get pids(): number[] {
+    return this.children.map((c) => c.link.pid);
+  }
+
   progress(): Progress {
     const p: Progress = { target: this.opts.connections, connected: 0, pending: 0, started: 0, failed: 0, dropped: 0, errors: 0, messages: 0, settled: true, elapsedMs: Date.now() - this.startedMs, rate: 0 };
     for (const c of this.children) {
