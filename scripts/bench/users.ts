@@ -62,6 +62,7 @@ interface Args {
   payloadBytes: number;
   timeoutS: number;
   outDir: string;
+  lockFile: string | undefined;
 }
 
 const USAGE = `usage: npm run bench:users -- [options]
@@ -83,6 +84,7 @@ const USAGE = `usage: npm run bench:users -- [options]
   --payload-bytes B    size of each message (default 100)
   --timeout S          hard limit for the whole run (default: from the options)
   --out DIR            output folder (default docs/benchmarks)
+  --lock FILE          another lock than /tmp/herald-bench.lock (small smoke runs only)
 Small functional run: npm run bench:users -- --connections 2000 --duration 5 --rate 2000 --baseline off`;
 
 function parseArgs(argv: string[]): Args {
@@ -90,7 +92,7 @@ function parseArgs(argv: string[]): Args {
     connections: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, setups: { type: 'string' }, shards: { type: 'string' },
     workers: { type: 'string' }, 'per-process': { type: 'string' }, 'connect-rate': { type: 'string' }, 'max-pending': { type: 'string' },
     baseline: { type: 'string' }, search: { type: 'boolean' }, 'search-start': { type: 'string' }, 'search-max': { type: 'string' },
-    'step-seconds': { type: 'string' }, 'p99-limit': { type: 'string' }, 'payload-bytes': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' },
+    'step-seconds': { type: 'string' }, 'p99-limit': { type: 'string' }, 'payload-bytes': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' }, lock: { type: 'string' },
   }, USAGE);
   const connections = numberOption(v, 'connections', 100_000, { min: 1, integer: true });
   const setups = listOption(v, 'setups', ['standalone', 'cluster']);
@@ -114,6 +116,7 @@ function parseArgs(argv: string[]): Args {
     payloadBytes: numberOption(v, 'payload-bytes', 100, { min: 40, integer: true }),
     timeoutS: numberOption(v, 'timeout', 0, { min: 0 }),
     outDir: stringOption(v, 'out', 'docs/benchmarks'),
+    lockFile: stringOption(v, 'lock', null) ?? undefined,
   };
   // Ramps, two runs and a search of up to 14 steps per setup, with room for starting and stopping.
   a.timeoutS ||= Math.ceil(a.setups.length * (300 + a.connections / 500 + a.duration + (a.search ? 14 * (a.stepSeconds + 10) : 0)));
@@ -334,7 +337,7 @@ function describeRun(s: RunFigures): string {
 /** Doubles the rate while p99 stays under the limit and the publisher keeps the rate, then halves the interval to within 10%. */
 async function search(a: Args, r: Redises, p: Running, out: SetupResult): Promise<void> {
   const steps: RunFigures[] = [];
-  out.search = { p99LimitMs: a.p99LimitMs, steps, best: null };
+  out.search = { p99LimitMs: a.p99LimitMs, steps, best: null, cappedAt: null };
   let good = 0;
   let bad = Infinity;
   let rate = a.searchStart;
@@ -349,6 +352,10 @@ async function search(a: Args, r: Redises, p: Running, out: SetupResult): Promis
     } else bad = rate;
     if (bad !== Infinity && (bad - good) / bad < 0.1) break;
     rate = bad === Infinity ? rate * 2 : Math.round((good + bad) / 2);
+  }
+  if (bad === Infinity) {
+    out.search.cappedAt = a.searchMax;
+    log(`  p99 stayed under ${a.p99LimitMs} ms up to --search-max ${a.searchMax}/s: raise it to find the limit`);
   }
 }
 
@@ -392,6 +399,7 @@ async function main(): Promise<void> {
   });
   await runBenchmark({
     timeoutS: a.timeoutS,
+    lockFile: a.lockFile,
     log,
     run: async () => {
       result.date = new Date().toISOString();

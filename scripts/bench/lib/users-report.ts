@@ -56,7 +56,8 @@ export interface SetupResult {
   /** one broadcast to everyone before the runs: every connection holds broadcast too */
   broadcastCheck: { expected: number; received: number } | null;
   run: RunFigures | null;
-  search: { p99LimitMs: number; steps: RunFigures[]; best: RunFigures | null } | null;
+  /** cappedAt: the search reached --search-max without crossing the limit */
+  search: { p99LimitMs: number; steps: RunFigures[]; best: RunFigures | null; cappedAt: number | null } | null;
   failure: string | null;
 }
 
@@ -135,7 +136,8 @@ export function markdown(r: UsersResult): string {
   if (searched.length > 0) {
     out.push('', `## Highest rate with p99 under ${searched[0].search!.p99LimitMs} ms`, '', table(head, runRows(r.setups.map((s) => s.search?.best ?? null), r.setups)));
     for (const s of searched) {
-      out.push('', `Steps on ${setupName(s)} (${s.search!.steps[0]?.seconds ?? 0} s each): ` + s.search!.steps.map((x) => `${int(x.targetRate)}/s -> p99 ${x.latencyMs.p99} ms, achieved ${int(x.achievedRate)}/s, lost ${int(x.lost)}`).join('; ') + '.');
+      const capped = s.search!.cappedAt === null ? '' : ` The limit was not crossed up to --search-max ${int(s.search!.cappedAt)}/s.`;
+      out.push('', `Steps on ${setupName(s)} (${s.search!.steps[0]?.seconds ?? 0} s each): ` + s.search!.steps.map((x) => `${int(x.targetRate)}/s -> p99 ${x.latencyMs.p99} ms, achieved ${int(x.achievedRate)}/s, lost ${int(x.lost)}`).join('; ') + '.' + capped);
     }
   }
   for (const s of r.setups) if (s.failure) out.push('', `${setupName(s)}: ${s.failure}`);
