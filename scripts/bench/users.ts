@@ -194,7 +194,8 @@ async function userChannels(r: Redises, setup: RedisSetup): Promise<number> {
 
 class Publisher {
   private readonly child: ChildProcess;
-  private readonly waiting = new Map<number, (c: PublishCounts) => void>();
+  private readonly waiting = new Map<number, { resolve: (c: PublishCounts) => void; reject: (e: Error) => void }>();
+  private died: Error | null = null;
   private next = 0;
   readonly ready: Promise<void>;
 
@@ -203,10 +204,12 @@ class Publisher {
     this.ready = new Promise((resolve, reject) => {
       this.child.on('message', (m: FromPublisher) => {
         if (m.type === 'ready') resolve();
-        else if (m.type === 'done') this.waiting.get(m.id)?.(m.counts);
-        else reject(new Error(`publisher: ${m.error}`));
+        else if (m.type === 'done') {
+          this.waiting.get(m.id)?.resolve(m.counts);
+          this.waiting.delete(m.id);
+        } else this.fail(new Error(`publisher: ${m.error}`), reject);
       });
-      this.child.once('exit', (code) => reject(new Error(`publisher exited (${code})`)));
+      this.child.once('exit', (code, signal) => this.fail(new Error(`publisher exited (${signal ?? code})`), reject));
     });
   }
 
@@ -214,10 +217,18 @@ class Publisher {
     return this.child.pid!;
   }
 
+  private fail(err: Error, rejectReady: (e: Error) => void): void {
+    this.died ??= err;
+    rejectReady(err);
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
   run(rate: number, seconds: number, users: number, payloadBytes: number): Promise<PublishCounts> {
     const id = ++this.next;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      if (this.died) return reject(this.died);
+      this.waiting.set(id, { resolve, reject });
       this.child.send({ type: 'run', id, rate, seconds, users, payloadBytes } satisfies ToPublisher);
     });
   }
