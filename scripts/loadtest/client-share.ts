@@ -40,6 +40,12 @@ export class ClientShare {
         this.send({ type: 'result', stats: this.pool.stats.snapshot(), counters: this.pool.counters() });
         break;
       }
+      case 'snapshot': {
+        if (!this.pool) throw new Error('snapshot before start');
+        this.send({ type: 'snapshot', stats: this.pool.stats.snapshot(), counters: this.pool.counters() });
+        if (m.reset) this.pool.stats.resetMessages();
+        break;
+      }
       case 'stop':
         this.stop();
         break;

@@ -27,6 +27,10 @@ export interface StatsSnapshot {
   untracked: number;
   lost: number;
   duplicates: number;
+  /** messages naming this connection's own index ("u"), with --topic-template */
+  userMessages: number;
+  /** messages naming another connection's index: delivered to the wrong one */
+  misdelivered: number;
   /** failed attempts by kind: refused, timeout, http_503, closed_1006, reset, ... */
   errors: Record<string, number>;
   /** connections given up after all retries */
@@ -43,10 +47,20 @@ export class ClientStats {
   untracked = 0;
   lost = 0;
   duplicates = 0;
+  userMessages = 0;
+  misdelivered = 0;
   failed = 0;
   dropped = 0;
   errors: Record<string, number> = {};
   seqs = new Map<number, SeqFigures>();
+
+  /** Starts a new measuring window: message figures go back to zero (connection counts stay). */
+  resetMessages(): void {
+    this.latency = new CompactHistogram();
+    this.messages = this.untracked = this.lost = this.duplicates = this.userMessages = this.misdelivered = 0;
+    this.seqs = new Map();
+    this.current = null;
+  }
 
   error(kind: string): void {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
@@ -88,6 +102,8 @@ export class ClientStats {
       untracked: this.untracked,
       lost: this.lost,
       duplicates: this.duplicates,
+      userMessages: this.userMessages,
+      misdelivered: this.misdelivered,
       errors: { ...this.errors },
       failed: this.failed,
       dropped: this.dropped,

@@ -26,6 +26,8 @@ export interface PoolConfig {
   protocol: MessageProtocol;
   /** PEM of the CA (or self-signed certificate) that wss:// targets must present; the system's CAs when absent. */
   caPem?: string;
+  /** each connection's own topic, `{i}` its global index; null: none */
+  topicTemplate: string | null;
 }
 
 const IDLE = 0, CONNECTING = 1, HANDSHAKE = 2, UPGRADED = 3, OPEN = 4, CLOSING = 5, DONE = 6;
@@ -43,6 +45,8 @@ class Conn implements FrameState, SeqState {
   fragOp = 0;
   /** target index, picks the upgrade request */
   ti = 0;
+  /** global index when the connection has its own topic (topicTemplate), else -1 */
+  user = -1;
   constructor(readonly index: number) {}
 }
 
@@ -125,6 +129,7 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     const src = nSrc ? cfg.sourceIps[g % nSrc] : undefined;
     const ti = Math.floor(g / Math.max(1, nSrc)) % cfg.targets.length;
     const t = cfg.targets[ti];
+    if (cfg.topicTemplate !== null) c.user = g;
     c.st = CONNECTING;
     c.startUs = nowUs();
     c.rbuf = null;
@@ -142,8 +147,15 @@ export class ConnectionPool implements RawSocketSink<Conn>, FrameSink<Conn>, Pro
     if (c.st !== CONNECTING) return;
     if (status < 0) { this.fail(c, kindOf(errnoName(status))); return; }
     c.st = HANDSHAKE;
-    const err = this.transports[c.ti].write(c.h!, this.requests[c.ti]);
+    const err = this.transports[c.ti].write(c.h!, c.user < 0 ? this.requests[c.ti] : this.ownTopicRequest(c));
     if (err) this.fail(c, kindOf(errnoName(err)));
+  }
+
+  /** The upgrade request of a connection with its own topic, built when it is sent (nothing kept per connection). */
+  private ownTopicRequest(c: Conn): Buffer {
+    const t = this.cfg.targets[c.ti];
+    const topic = this.cfg.topicTemplate!.replace('{i}', String(c.user));
+    return buildUpgradeRequest(t.hostHeader, this.cfg.protocol.requestPath(`${t.path}${t.path.includes('?') ? '&' : '?'}topics=${topic}`));
   }
 
   onData(c: Conn, data: Buffer, length: number): void {

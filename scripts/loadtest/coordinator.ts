@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { StatsSnapshot } from './client-stats';
-import { mergeSnapshots } from './merge-stats';
+import { mergeSnapshots, type MergedStats } from './merge-stats';
 import type { PoolCounters } from './connection-pool';
 import { parseTarget, type LoadOptions } from './options';
 import { createPublisher, type Publisher } from './publisher';
@@ -55,7 +55,7 @@ export class LoadTest extends EventEmitter {
       const cfg: WorkerConfig = {
         count, targets, sourceIps: o.sourceIps, indexOffset: w, indexStride: n,
         rate: o.rate / n, maxPending: Math.max(1, Math.ceil(o.maxPending / n)),
-        connectTimeoutMs: o.connectTimeoutMs, retries: o.retries, protocol: o.protocol,
+        connectTimeoutMs: o.connectTimeoutMs, retries: o.retries, protocol: o.protocol, topicTemplate: o.topicTemplate,
         ...(caPem ? { caPem } : {}),
       };
       readies.push(this.request(child, { type: 'start', cfg }, 'ready'));
@@ -86,6 +86,11 @@ export class LoadTest extends EventEmitter {
       child.waiters.set(reply, (m) => (m.type === 'fatal' ? reject(new Error(m.error)) : resolve(m)));
       child.link.send(msg);
     });
+  }
+
+  /** The client processes' pids (for CPU accounting). */
+  get pids(): number[] {
+    return this.children.map((c) => c.link.pid);
   }
 
   progress(): Progress {
@@ -144,6 +149,13 @@ export class LoadTest extends EventEmitter {
     const p = await this.publisher.publish(seq);
     this.published.push(p);
     return p;
+  }
+
+  /** Every process's message figures so far, merged; `reset` starts a new window (for runs measured in steps). */
+  async snapshot(reset = false): Promise<MergedStats> {
+    if (this.failure) throw this.failure;
+    const rs = await Promise.all(this.children.map((c) => this.request(c, { type: 'snapshot', reset }, 'snapshot')));
+    return mergeSnapshots(rs.map((m) => (m as { stats: StatsSnapshot }).stats));
   }
 
   /** Gathers every process's figures (counting published seqs never received). */

@@ -21,7 +21,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
   const handshake = newHistogram();
   const errors: Record<string, number> = {};
   const seqs = new Map<number, SeqFigures>();
-  const out: MergedStats = { latency, handshake, messages: 0, untracked: 0, lost: 0, duplicates: 0, errors, failed: 0, dropped: 0, seqs: [] };
+  const out: MergedStats = { latency, handshake, messages: 0, untracked: 0, lost: 0, duplicates: 0, userMessages: 0, misdelivered: 0, errors, failed: 0, dropped: 0, seqs: [] };
   for (const s of snaps) {
     for (const [v, n] of s.latency) latency.recordValueWithCount(Math.max(1, v), n);
     for (const [v, n] of s.handshake) handshake.recordValueWithCount(Math.max(1, v), n);
@@ -29,6 +29,8 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     out.untracked += s.untracked;
     out.lost += s.lost;
     out.duplicates += s.duplicates;
+    out.userMessages += s.userMessages;
+    out.misdelivered += s.misdelivered;
     out.failed += s.failed;
     out.dropped += s.dropped;
     for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;

@@ -30,6 +30,8 @@ export interface LoadOptions {
   apiKey: string | null;
   channel: string;
   topic: string;
+  /** each connection also asks for its own topic: `{i}` becomes the connection's index (0..connections-1) */
+  topicTemplate: string | null;
   out: string | null;
   html: string | null;
   quiet: boolean;
@@ -45,7 +47,7 @@ export const DEFAULTS: LoadOptions = {
   urls: ['ws://127.0.0.1:8080/ws'], connections: 1000, sourceIps: [], rate: 5000, maxPending: 1000,
   perProcess: 19000, connectTimeoutMs: 10000, retries: 5, protocol: 'ws', duration: 10,
   publishVia: null, publishCount: 0, publishInterval: 5, settle: 5, apiKey: null,
-  channel: 'herald:broadcast', topic: 'broadcast', out: null, html: null, quiet: false, progressIntervalMs: 2000, maxOldSpaceMb: 0, ca: null,
+  channel: 'herald:broadcast', topic: 'broadcast', topicTemplate: null, out: null, html: null, quiet: false, progressIntervalMs: 2000, maxOldSpaceMb: 0, ca: null,
 };
 
 /** One process may hold ~19,000 sockets under the 20,000-file limit (fds for IPC, stdio...). */
@@ -104,6 +106,7 @@ const CLI_OPTIONS = {
   'api-key': { type: 'string' },
   channel: { type: 'string' },
   topic: { type: 'string' },
+  'topic-template': { type: 'string' },
   settle: { type: 'string' },
   out: { type: 'string' },
   html: { type: 'string' },
@@ -136,6 +139,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     apiKey: stringOption(v, 'api-key', d.apiKey),
     channel: stringOption(v, 'channel', d.channel),
     topic: stringOption(v, 'topic', d.topic),
+    topicTemplate: stringOption(v, 'topic-template', d.topicTemplate),
     out: stringOption(v, 'out', d.out),
     html: stringOption(v, 'html', d.html),
     quiet: v.quiet === true,
@@ -155,6 +159,9 @@ export function validate(o: LoadOptions): LoadOptions {
   if (o.maxPending < 1) throw new UsageError('--max-pending must be >= 1');
   if (o.publishCount > 0 && !o.publishVia) throw new UsageError('--publish-count needs --publish-via redis://... or http://...');
   if (o.ca !== null && !fs.existsSync(o.ca)) throw new UsageError(`--ca: no such file: ${o.ca}`);
+  if (o.topicTemplate !== null && !/^[A-Za-z0-9_.:-]*\{i\}[A-Za-z0-9_.:-]*$/.test(o.topicTemplate)) {
+    throw new UsageError(`--topic-template must hold {i} once, the rest of [A-Za-z0-9_.:-], e.g. user:{i}; got "${o.topicTemplate}"`);
+  }
   return o;
 }
 
@@ -184,6 +191,9 @@ and still prints the report; a second Ctrl-C stops at once.
   --api-key K             bearer token for --publish-via http
   --channel C             Redis channel for --publish-via redis (default herald:broadcast)
   --topic T               topic for --publish-via http (default broadcast)
+  --topic-template T      each connection also asks for its own topic (?topics=...), {i} being its
+                          index 0..N-1, e.g. user:{i}; payloads with "u":<i> then count as its own
+                          messages (a "u" of another connection counts as misdelivered)
   --out FILE.json         write the full result as JSON
   --html FILE.html        write an HTML report with charts
   -q, --quiet             no progress output

@@ -1,7 +1,7 @@
 // Turns received payloads into latency samples and per-connection sequence checks.
 // The stamp is read from the payload bytes (clock-stamp.ts): no parse per copy.
 import type { ClientStats } from './client-stats';
-import { readStamp, type Stamp } from './clock-stamp';
+import { numberAfterKey, readStamp, type Stamp } from './clock-stamp';
 
 /** The per-connection part of sequence tracking (fields live on the connection object). */
 export interface SeqState {
@@ -9,12 +9,15 @@ export interface SeqState {
   lastSeq: number;
   /** when the connection became ready (us); published seqs before it are not expected */
   openUs: number;
+  /** the connection's own index when it has its own topic, else -1 */
+  user: number;
 }
 
 export interface PublishedSeq { seq: number; t: number }
 
 /** A gap larger than this is counted in total but not itemised per seq (corrupt seq guard). */
 const MAX_ITEMISED_GAP = 100_000;
+const KEY_USER = Buffer.from('u');
 
 export class PayloadTracker {
   /** reused for every payload: reading a stamp allocates nothing */
@@ -26,6 +29,12 @@ export class PayloadTracker {
     const stamp = this.stamp;
     const stats = this.stats;
     if (!readStamp(buf, start, end, stamp)) { stats.untracked++; return; }
+    // A message for one user names it ("u"); it must be this connection's own.
+    if (c.user >= 0) {
+      const user = numberAfterKey(buf, start, end, KEY_USER);
+      if (user === c.user) stats.userMessages++;
+      else if (user >= 0) stats.misdelivered++;
+    }
     const seq = stamp.seq;
     if (seq >= 0) {
       if (c.firstSeq < 0) {

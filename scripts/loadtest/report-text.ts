@@ -22,6 +22,7 @@ export function textReport(r: LoadResult): string {
     ...fmtSummary('latency', r.latencyMs),
     `messages: received=${r.messages.received} lost=${r.messages.lost} duplicates=${r.messages.duplicates} untracked=${r.messages.untracked} rate=${r.messages.perSecond}/s`,
   ];
+  if (r.options.topicTemplate !== null) lines.push(`own-topic messages (${r.options.topicTemplate}): ${r.messages.own}   misdelivered: ${r.messages.misdelivered}`);
   if (r.memory) {
     const m = r.memory;
     lines.push(`client memory: ${m.bytesPerConnection} B RSS/connection (${m.heapBytesPerConnection} B heap), baseline ${(m.baselineRssPerProcess / 1048576).toFixed(1)} MB RSS/process`);

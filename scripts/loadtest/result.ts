@@ -37,7 +37,8 @@ export interface LoadResult {
   /** [upper bound ms, count] buckets, for charts */
   latencyDistribution: [number, number][];
   handshakeMs: Summary;
-  messages: { received: number; untracked: number; lost: number; duplicates: number; perSecond: number };
+  /** own: messages naming the connection's own index (--topic-template); misdelivered: naming another's */
+  messages: { received: number; untracked: number; lost: number; duplicates: number; own: number; misdelivered: number; perSecond: number };
   broadcasts: BroadcastResult[];
   published: (PublishedSeq & { receivers: number | null })[];
   memory: MemoryResult | null;
@@ -103,7 +104,7 @@ export function buildResult(x: {
     latencyMs: summarize(m.latency),
     latencyDistribution: distribution(m.latency),
     handshakeMs: summarize(m.handshake),
-    messages: { received: m.messages, untracked: m.untracked, lost: m.lost, duplicates: m.duplicates, perSecond: Math.round(m.messages / Math.max(0.001, window)) },
+    messages: { received: m.messages, untracked: m.untracked, lost: m.lost, duplicates: m.duplicates, own: m.userMessages, misdelivered: m.misdelivered, perSecond: Math.round(m.messages / Math.max(0.001, window)) },
     broadcasts: m.seqs.map((s) => ({
       seq: s.seq, received: s.received, missing: s.missing,
       firstMs: s.t && s.firstUs ? (s.firstUs - s.t) / 1000 : null,

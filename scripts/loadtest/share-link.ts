@@ -14,6 +14,7 @@ const WORKER = path.join(__dirname, 'load-worker.js');
 export interface ShareLink {
   /** "client process <pid>", for error messages */
   readonly label: string;
+  readonly pid: number;
   readonly exited: boolean;
   send(m: ToWorker): void;
   /** Asks the share to stop and waits for it (a process is SIGKILLed after graceMs). */
@@ -41,6 +42,7 @@ export function forkedShare(execArgv: string[], ev: LinkEvents): ShareLink {
   proc.on('error', (e) => ev.onFailure(e));
   return {
     label,
+    pid: proc.pid!,
     get exited() { return exited; },
     send(m) {
       proc.send(m, (e) => { if (e) ev.onFailure(new Error(`${label}: ${e.message}`)); });

@@ -12,6 +12,8 @@ export type ToWorker =
   | { type: 'start'; cfg: WorkerConfig }
   | { type: 'measure' }
   | { type: 'finish'; published: PublishedSeq[] }
+  /** the message figures so far; reset: start a new window */
+  | { type: 'snapshot'; reset: boolean }
   | { type: 'stop' };
 
 export type FromWorker =
@@ -20,4 +22,5 @@ export type FromWorker =
   | { type: 'progress'; counters: PoolCounters; messages: number; rate: number }
   | { type: 'memory'; memory: MemoryFigures }
   | { type: 'result'; stats: StatsSnapshot; counters: PoolCounters }
+  | { type: 'snapshot'; stats: StatsSnapshot; counters: PoolCounters }
   | { type: 'fatal'; error: string };

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { BrokerMessage } from '../broker/broker';
 import { recordFanout, type WorkerStats } from '../metrics/worker-stats';
-import { encodeMessage } from '../protocol/envelope';
+import { encodeGap, encodeMessage, type GapNotice } from '../protocol/envelope';
 import { envelopeTopic } from './topic-names';
 
 /** What the fan-out needs from the transport: the uWS app satisfies it. */
@@ -12,7 +12,8 @@ export interface TopicSink {
 
 /** Recovery's view of the live stream: every seq, and the whole message for topics it currently wants. */
 export interface LiveTap {
-  sequenced(topic: string, seq: number): void;
+  /** A notice when the topic's seq went back (the broker lost messages clients have seen). */
+  sequenced(topic: string, seq: number): GapNotice | undefined;
   wants(topic: string): boolean;
   live(topic: string, seq: number | undefined, envelope: string): void;
 }
@@ -38,9 +39,14 @@ export class Fanout {
     const { topic, seq, payload } = message;
     const stats = this.stats;
     stats.messagesReceived++;
-    if (seq !== undefined) this.tap?.sequenced(topic, seq);
-    const raw = this.sink.numSubscribers(topic);
     const envTopic = envelopeTopic(topic);
+    const rewound = seq === undefined ? undefined : this.tap?.sequenced(topic, seq);
+    if (rewound) {
+      // Before the message: envelope clients learn that the seqs they hold are void, then get the new ones.
+      stats.seqRewinds++;
+      if (this.sink.numSubscribers(envTopic) > 0) this.sink.publish(envTopic, encodeGap(rewound), false);
+    }
+    const raw = this.sink.numSubscribers(topic);
     const enveloped = this.sink.numSubscribers(envTopic);
     const tapped = this.tap !== undefined && this.tap.wants(topic);
     if (raw === 0 && enveloped === 0 && !tapped) return this.onMessage?.(message, 0);

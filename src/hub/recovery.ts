@@ -33,6 +33,7 @@ const MAX_BUFFERED = 10_000;
 const uWS_DROPPED = 2;
 /** Longest wait at the seam for the live stream to catch up with what history returned (see finishWhenCaughtUp). */
 const CATCH_UP_MS = 2000;
+const REWIND_LOG_MS = 10_000;
 
 export interface RecoveryDeps {
   /** Which topics have history, and subscription confirmation (history is read only after it). */
@@ -58,6 +59,7 @@ export class RecoveryManager {
    * arrive has arrived: a recovery whose history ends at or below L can go live at once.
    */
   private readonly lastLive = new Map<string, number>();
+  private rewindLog = { at: 0, more: 0 };
   recoveries = 0;
   gaps = 0;
 
@@ -68,9 +70,34 @@ export class RecoveryManager {
     return this.pending.has(topic) || this.deps.reader.watches(topic);
   }
 
-  /** Every sequenced message this worker receives, whether or not a recovery wants it. */
-  sequenced(topic: string, seq: number): void {
-    if (seq > (this.lastLive.get(topic) ?? 0)) this.lastLive.set(topic, seq);
+  /**
+   * Every sequenced message this worker receives, whether or not a recovery wants it. A seq at or
+   * below the last one received live means the topic's counter went back: a Redis failover lost
+   * writes the old master had acknowledged (replication is asynchronous), or Redis came back empty.
+   * The seqs clients hold may now name other messages, so this is never passed over in silence:
+   * the topic's recoveries end with 4003 (their next read sees the broker as it is now and says
+   * "ahead"), cached reads of it are dropped, and the notice returned goes to its live envelope clients.
+   */
+  sequenced(topic: string, seq: number): GapNotice | undefined {
+    const last = this.lastLive.get(topic);
+    this.lastLive.set(topic, seq);
+    if (last === undefined || seq > last) return undefined;
+    this.noteRewind(topic, last, seq);
+    this.deps.reader.invalidate(topic);
+    for (const p of [...(this.pending.get(topic) ?? [])]) {
+      if (!this.detach(p)) continue;
+      p.session.closed = true;
+      p.ws.end(CloseCode.RECOVERY_FAILED, 'topic seqs went back, reconnect');
+    }
+    return { topic, since: last, first: null, current: seq, reason: 'ahead' };
+  }
+
+  /** One log line per REWIND_LOG_MS at most: a failover can rewind every topic that had traffic. */
+  private noteRewind(topic: string, last: number, seq: number): void {
+    const now = Date.now();
+    if (now - this.rewindLog.at < REWIND_LOG_MS) return void this.rewindLog.more++;
+    this.deps.log.warn({ topic, last, seq, moreTopicsSinceLastLine: this.rewindLog.more }, "a topic's seq went back on the live stream (Redis lost acknowledged writes): its envelope clients got a gap");
+    this.rewindLog = { at: now, more: 0 };
   }
 
   /** The worker stopped receiving the topic: what it saw of it says nothing about the next subscription. */

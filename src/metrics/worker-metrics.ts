@@ -50,6 +50,7 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
   counter('herald_token_expiry_closes_total', 'Connections closed (4501) because their token expired.', () => stats.tokenExpiryCloses);
   gauge('herald_broker_connected', '1 when this worker\'s broker subscriber is connected.', () => (stats.brokerState === 'connected' ? 1 : 0));
   counter('herald_broker_reconnects_total', 'Times this worker\'s broker subscriber reconnected.', () => stats.brokerReconnects);
+  counter('herald_seq_rewinds_total', 'Times a topic\'s seq went back on the live stream (Redis lost writes in a failover or restart); its envelope clients got a gap with reason "ahead".', () => stats.seqRewinds);
 
   // prom-client reports event-loop lag one collection late (it measures with setImmediate after
   // collecting); collect once now so the first scrape already has a value.

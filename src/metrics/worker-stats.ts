@@ -32,6 +32,8 @@ export interface WorkerStats {
   fanoutMicrosSum: number;
   brokerState: BrokerState;
   brokerReconnects: number;
+  /** Times a topic's seq went back on the live stream (Redis lost acknowledged writes); envelope clients got a gap. */
+  seqRewinds: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -59,6 +61,7 @@ export function newWorkerStats(workerId: number): WorkerStats {
     fanoutMicrosSum: 0,
     brokerState: 'connecting',
     brokerReconnects: 0,
+    seqRewinds: 0,
     rssBytes: 0,
     heapUsedBytes: 0,
   };

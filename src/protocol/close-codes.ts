@@ -21,7 +21,7 @@ export const CloseCode = {
   RECONNECT: 4000,
   /** The send buffer passed slowConsumer.maxBufferedBytes under the "close" policy; reconnect. */
   SLOW_CONSUMER: 4002,
-  /** Reading history for ?since= failed (Redis error); reconnect with the same position. */
+  /** Reading history for ?since= failed (Redis error), or the topic's seqs went back meanwhile (Redis lost writes); reconnect with the same position. */
   RECOVERY_FAILED: 4003,
   /** The client sent more than clientFrames.maxPerWindow messages per window. Do not reconnect unchanged. */
   CLIENT_FLOOD: 4400,

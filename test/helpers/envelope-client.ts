@@ -7,6 +7,7 @@ export interface EnvelopeFrame {
   seq?: number;
   data?: string;
   b64?: string;
+  since?: number;
   first?: number | null;
   current?: number;
   reason?: string;

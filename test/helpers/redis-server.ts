@@ -77,6 +77,12 @@ export async function fcallPublish(redis: Redis, topic: string, payload: string 
   return (await redis.call('FCALL', 'herald_publish', '1', topic, payload)) as number | null;
 }
 
+/** Calls of one command since the last CONFIG RESETSTAT, from INFO commandstats. */
+export async function commandCalls(redis: Redis, command: string): Promise<number> {
+  const info = await redis.info('commandstats');
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
 /** ioredis TLS options that trust the test CA. */
 export function tlsOptions(tls?: TlsFiles): { ca: Buffer } | undefined {
   return tls ? { ca: fs.readFileSync(tls.ca) } : undefined;

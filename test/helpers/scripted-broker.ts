@@ -54,6 +54,15 @@ export class ScriptedBroker implements Broker {
     this.store.set(topic, (this.store.get(topic) ?? []).filter((e) => e.seq >= keepFrom));
   }
 
+  /**
+   * The broker forgets every message of the topic after `keepUpTo` and hands those seqs out again, as a
+   * promoted Redis replica does when the old master acknowledged writes it never replicated.
+   */
+  loseAfter(topic: string, keepUpTo: number): void {
+    this.store.set(topic, (this.store.get(topic) ?? []).filter((e) => e.seq <= keepUpTo));
+    this.current.set(topic, keepUpTo);
+  }
+
   async history(topic: string, since: number, limit: number): Promise<HistoryPage> {
     this.historyReads++;
     if (this.holdHistory) await new Promise<void>((resolve) => this.held.push(resolve));

@@ -41,13 +41,18 @@ export function connect(url: string, options: WebSocket.ClientOptions = {}): Pro
 }
 
 /** Opens `count` clients, `concurrency` handshakes at a time. */
-export async function connectMany(url: string, count: number, concurrency = 200): Promise<Client[]> {
-  const clients: Client[] = [];
+export function connectMany(url: string, count: number, concurrency = 200): Promise<Client[]> {
+  return connectEach(() => url, count, concurrency);
+}
+
+/** Opens `count` clients, client i to urlOf(i) (e.g. its own user topic), `concurrency` handshakes at a time; clients[i] is client i. */
+export async function connectEach(urlOf: (i: number) => string, count: number, concurrency = 200): Promise<Client[]> {
+  const clients: Client[] = new Array(count);
   let next = 0;
   const lane = async () => {
     while (next < count) {
-      next++;
-      clients.push(await connect(url));
+      const i = next++;
+      clients[i] = await connect(urlOf(i));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));

@@ -1,26 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { HeraldProcess } from '../helpers/herald-process';
 import { freePort } from '../helpers/ports';
+import { runPublishScript as publish } from '../helpers/publish-script';
 import { RedisServer } from '../helpers/redis-server';
-
-const execFileAsync = promisify(execFile);
-const PUBLISH = path.join(__dirname, '..', '..', '..', 'scripts', 'publish');
-
-/** Runs scripts/publish; resolves with its exit code and both outputs whatever the code. */
-async function publish(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { HERALD_HISTORY: _h, ...base } = process.env;
-  try {
-    const r = await execFileAsync(PUBLISH, args, { env: { ...base, NODE_ENV: 'test', ...env }, timeout: 20_000 });
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('scripts/publish says where it published, why there, and whether history sequenced it', () => {
   let redis: RedisServer;

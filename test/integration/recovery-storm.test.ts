@@ -4,14 +4,8 @@ import type Redis from 'ioredis';
 import { HeraldProcess } from '../helpers/herald-process';
 import { frames, range, seqsOf } from '../helpers/envelope-client';
 import { waitFor } from '../helpers/ports';
-import { fcallPublish, RedisServer } from '../helpers/redis-server';
+import { commandCalls, fcallPublish, RedisServer } from '../helpers/redis-server';
 import { closeAll, connectMany } from '../helpers/ws-clients';
-
-/** Calls of one command since the last CONFIG RESETSTAT, from INFO commandstats. */
-async function commandCalls(redis: Redis, command: string): Promise<number> {
-  const info = await redis.info('commandstats');
-  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-}
 
 describe('reconnect storm', () => {
   const redis = new RedisServer();

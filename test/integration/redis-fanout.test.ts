@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
 import { HeraldProcess } from '../helpers/herald-process';
 import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
-import { closeAll, connect, connectMany, type Client } from '../helpers/ws-clients';
+import { commandCalls, RedisServer } from '../helpers/redis-server';
+import { closeAll, connect, connectEach, connectMany, type Client } from '../helpers/ws-clients';
 
 describe('fan-out through Redis', () => {
   const redis = new RedisServer();
@@ -118,6 +118,34 @@ describe('fan-out through Redis', () => {
         return clients.every((c) => c.messages.some((m) => m.data.toString() === 'back'));
       }, 10_000, 300);
       assert.equal(clients.filter((c) => c.messages.some((m) => m.data.toString() === 'while down')).length, 0);
+    } finally {
+      closeAll(clients);
+    }
+  });
+
+  // The per-user workload: a burst of connects costs a few SUBSCRIBEs per worker and event-loop tick, not one per connection.
+  it(`2,000 connects with private topics cost a bounded number of SUBSCRIBEs; each user gets exactly its own messages; the closes are coalesced too`, async () => {
+    const users = 2000;
+    const userChannels = async () => ((await pub.pubsub('CHANNELS', 'herald:user:*')) as string[]).length;
+    await pub.config('RESETSTAT');
+    const clients = await connectEach((i) => `${herald.wsUrl}?topics=user:${i}`, users, 400);
+    try {
+      await waitFor('every user topic subscribed', async () => (await userChannels()) === users, 20_000);
+      const subscribes = await commandCalls(pub, 'subscribe');
+      const perWorker = (await herald.stats()).perWorker.map((w) => w.connections);
+      console.log(`# ${users} connects with a private topic on ${perWorker.join(' + ')} connections per worker: ${subscribes} SUBSCRIBE commands`);
+      assert.ok(subscribes >= 2 && subscribes <= users / 4, `SUBSCRIBE commands for 2,000 connects: ${subscribes}`);
+
+      for (let i = 0; i < users; i++) assert.equal(await pub.publish(`herald:user:${i}`, `for ${i}`), 1, `one worker holds user:${i}`);
+      await waitFor('every user its message', () => clients.every((c) => c.messages.length === 1), 20_000);
+      clients.forEach((c, i) => assert.equal(c.messages[0].data.toString(), `for ${i}`));
+
+      await pub.config('RESETSTAT');
+      closeAll(clients);
+      await waitFor('every user topic unsubscribed', async () => (await userChannels()) === 0, 20_000);
+      const unsubscribes = await commandCalls(pub, 'unsubscribe');
+      console.log(`# ${users} closes: ${unsubscribes} UNSUBSCRIBE commands`);
+      assert.ok(unsubscribes >= 2 && unsubscribes <= users / 4, `UNSUBSCRIBE commands for 2,000 closes: ${unsubscribes}`);
     } finally {
       closeAll(clients);
     }

@@ -189,3 +189,76 @@ describe('hub: recovery seam', () => {
     assert.deepEqual(ws.frames, []);
   });
 });
+
+describe('hub: seqs that go back on the live stream (Redis lost acknowledged writes)', () => {
+  it('tells live envelope clients with a gap "ahead" before the reused seq; raw clients get the payload as ever', async () => {
+    const { transport, broker, stats, publish } = setup();
+    const env = transport.socket();
+    env.subscribe(envelopeTopic('h:t'));
+    const raw = transport.socket();
+    raw.subscribe('h:t');
+    await publish('h:t', 5);
+    broker.deliver();
+    broker.loseAfter('h:t', 2); // a failover: the new master stopped replicating at seq 2
+    await broker.publish('h:t', Buffer.from('new 3'));
+    broker.deliver();
+    const frames = env.parsed();
+    assert.deepEqual(frames.slice(5), [
+      { type: 'gap', topic: 'h:t', since: 5, first: null, current: 3, reason: 'ahead' },
+      { type: 'message', topic: 'h:t', seq: 3, data: 'new 3' },
+    ]);
+    assert.deepEqual(raw.frames, ['h:t#0', 'h:t#1', 'h:t#2', 'h:t#3', 'h:t#4', 'new 3']);
+    assert.equal(stats.seqRewinds, 1);
+    // The new timeline goes on without another gap.
+    await broker.publish('h:t', Buffer.from('new 4'));
+    broker.deliver();
+    assert.deepEqual(env.seqs('h:t'), [1, 2, 3, 4, 5, 3, 4]);
+    assert.equal(env.parsed().filter((f) => f.type === 'gap').length, 1);
+  });
+
+  it('counts an equal seq as gone back too (Redis restarted empty and counted up to it again)', async () => {
+    const { transport, broker, publish } = setup();
+    const env = transport.socket();
+    env.subscribe(envelopeTopic('h:t'));
+    await publish('h:t', 1);
+    broker.deliver();
+    broker.loseAfter('h:t', 0);
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(env.parsed().map((f) => f.type), ['message', 'gap', 'message']);
+  });
+
+  it('ends a recovery of the topic with 4003; reconnecting from the same position then says "ahead"', async () => {
+    const { transport, broker, recovering, publish } = setup();
+    transport.socket().subscribe('h:t'); // the worker holds the topic
+    await publish('h:t', 10);
+    broker.deliver();
+    broker.holdHistory = true;
+    const { ws } = recovering('h:t', 10); // read out, caught up to 10 live
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    broker.loseAfter('h:t', 4);
+    await broker.publish('h:t', Buffer.from('new 5'));
+    broker.deliver();
+    assert.equal(ws.closedWith, CloseCode.RECOVERY_FAILED);
+    broker.releaseHistory();
+    await settle();
+    assert.deepEqual(ws.frames, [], 'nothing from the read that was out when the seqs went back');
+    broker.holdHistory = false;
+    const again = recovering('h:t', 10).ws;
+    await waitFor('gap', () => again.parsed().some((f) => f.type === 'gap'));
+    assert.deepEqual(again.parsed()[0], { type: 'gap', topic: 'h:t', since: 10, first: null, current: 5, reason: 'ahead' });
+    assert.equal(broker.historyReads, 2, 'the cached read from before was dropped');
+  });
+
+  it('says nothing when no envelope client holds the topic', async () => {
+    const { transport, broker, stats, publish } = setup();
+    transport.socket().subscribe('h:t');
+    await publish('h:t', 3);
+    broker.deliver();
+    broker.loseAfter('h:t', 1);
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(transport.publishes.map((p) => p.topic), ['h:t', 'h:t', 'h:t', 'h:t']);
+    assert.equal(stats.seqRewinds, 1);
+  });
+});

@@ -17,7 +17,8 @@ export const startRedis = (port = 0) => startRedisServer(4000, port);
 
 export interface HeraldOptions {
   workers: number;
-  redisUrl: string;
+  /** standalone Redis; leave it out for a cluster or Sentinel (HERALD_REDIS_MODE and HERALD_REDIS_NODES in env) */
+  redisUrl?: string;
   /** node flags for the primary; cluster workers inherit them (execArgv) */
   nodeFlags: string[];
   /** extra HERALD_* variables */
@@ -55,7 +56,7 @@ export async function startHerald(o: HeraldOptions): Promise<RunningHerald> {
     HERALD_ADMIN_HOST: HOST,
     HERALD_ADMIN_PORT: String(admin),
     HERALD_BROKER: 'redis',
-    HERALD_REDIS_URL: o.redisUrl,
+    ...(o.redisUrl ? { HERALD_REDIS_URL: o.redisUrl } : {}),
     HERALD_LOG_LEVEL: 'warn',
     ...o.env,
   };

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { parseNodeAddress, type NodeAddress, type RedisMode } from './redis-addressing';
 
 /**
@@ -96,9 +96,12 @@ function serverOptions(endpoint: RedisEndpoint, role: RedisRole, name: string): 
  */
 const SELF_MANAGED: RedisOptions = { lazyConnect: true, enableOfflineQueue: false, retryStrategy: redisRetryDelay };
 
-/** One connection to the standalone server or to the master the sentinels name. */
-export function openRedis(endpoint: RedisEndpoint, role: RedisRole): Redis {
-  const options = { ...SELF_MANAGED, ...serverOptions(endpoint, role, role) };
+/**
+ * One connection to the standalone server or to the master the sentinels name.
+ * `overrides`: for a one-shot client (scripts/publish) that gives up instead of retrying.
+ */
+export function openRedis(endpoint: RedisEndpoint, role: RedisRole, overrides: RedisOptions = {}): Redis {
+  const options = { ...SELF_MANAGED, ...serverOptions(endpoint, role, role), ...overrides };
   if (endpoint.mode === 'cluster') throw new Error('openRedis: a cluster needs openCluster');
   if (endpoint.mode !== 'sentinel') return new Redis(endpoint.url ?? 'redis://127.0.0.1:6379', options);
   return new Redis({
@@ -122,7 +125,7 @@ export function openRedis(endpoint: RedisEndpoint, role: RedisRole): Redis {
  * A Redis Cluster client for commands (routed by key slot, MOVED/ASK followed)
  * and for the slot map the sharded subscriber routes by.
  */
-export function openCluster(endpoint: RedisEndpoint): Cluster {
+export function openCluster(endpoint: RedisEndpoint, overrides: ClusterOptions = {}): Cluster {
   return new Cluster(
     (endpoint.nodes ?? []).map(({ host, port }) => ({ host, port })),
     {
@@ -135,6 +138,7 @@ export function openCluster(endpoint: RedisEndpoint): Cluster {
       slotsRefreshInterval: SLOTS_REFRESH_MS,
       slotsRefreshTimeout: endpoint.commandTimeoutMs,
       redisOptions: serverOptions(endpoint, 'commands', 'commands'),
+      ...overrides,
     },
   );
 }
