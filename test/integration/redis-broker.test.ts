@@ -82,6 +82,8 @@ describe('redis broker', () => {
       await assert.rejects(pair.publisher.publish('hist:restart', Buffer.from('down')), BrokerUnavailableError);
       await server.start();
       await waitFor('both connected', () => pair.publisher.state === 'connected' && pair.subscriber.state === 'connected', 15_000);
+      // Connected is not yet subscribed: wait until the new Redis confirmed the topic again.
+      await pair.subscriber.subscribe('hist:restart');
       // A fresh Redis has no function and no counters: the publish reloads the function, seqs restart at 1.
       await waitFor('publish after restart', async () => (await pair.publisher.publish('hist:restart', Buffer.from('after'))).seq === 1, 10_000, 200);
       await waitFor('after', () => pair.received.some((m) => m.payload.toString() === 'after'));

@@ -45,7 +45,9 @@ describe('README commands', () => {
     assert.deepEqual(failed, [], failed.join('\n\n'));
     const unused = SKIPPED_LINES.filter((rule) => !results.some((r) => r.rule === rule.pattern.source)).map((rule) => rule.pattern.source);
     assert.deepEqual(unused, [], 'every entry of the skip list still matches a README line (remove the others)');
-    const ran = results.filter((r) => r.outcome === 'passed').length;
-    assert.ok(ran >= results.length / 2, `${ran} of ${results.length} commands ran`);
+    // Whole blocks marked skip say why in the README itself; of the rest, the skip list may excuse only a few lines.
+    const unmarked = results.filter((r) => !r.marker && !(r.outcome === 'skipped' && r.rule === undefined));
+    const ran = unmarked.filter((r) => r.outcome === 'passed').length;
+    assert.ok(ran >= unmarked.length / 2, `${ran} of ${unmarked.length} commands outside skipped blocks ran`);
   });
 });
