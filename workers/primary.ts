@@ -2,6 +2,7 @@
  * `npm start`: the primary process. It forks the gateway workers, runs the
  * admin server and the clock, and coordinates shutdown. It owns no client socket.
  */
+import cluster from 'node:cluster';
 import os from 'node:os';
 import { createAdminServer } from '../src/admin/admin-server';
 import type { Broker } from '../src/broker/broker';
@@ -18,6 +19,10 @@ import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
 import { ShutdownList } from '../src/runtime/shutdown-list';
+import { PresenceService } from '../src/presence/presence-service';
+import { RedisPresence } from '../src/presence/redis-presence';
+import { CONTROL_TOPIC, encodeControl } from '../src/protocol/control';
+import { TopicPatterns } from '../src/protocol/topic-patterns';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 78 configuration or environment error. */
 const EXIT_CONFIG = 78;
@@ -30,6 +35,25 @@ function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
   for (const f of findings) {
     log.warn({ limit: f.name, current: f.current, wanted: f.wanted }, `${f.name} caps capacity for ${config.capacity.targetConnections} connections; fix: ${f.fix}`);
   }
+}
+
+/** Presence counts: workers report to the primary; with Redis every herald's totals are shared there. */
+function openPresence(config: HeraldConfig, broker: Broker, supervisor: Supervisor, log: Logger): PresenceService {
+  const patterns = new TopicPatterns(config.presence.topics);
+  const presence = new PresenceService({
+    patterns,
+    flushMs: config.presence.flushMs,
+    announce: config.presence.push ? (topic, count) => broker.publish(CONTROL_TOPIC, encodeControl({ op: 'presence', topic, ...count })) : undefined,
+    log,
+  });
+  if (config.broker === 'redis' && !patterns.empty) {
+    const { url, prefix, commandTimeoutMs } = config.redis;
+    presence.useRedis(new RedisPresence({ url, prefix, commandTimeoutMs, ttlSeconds: config.presence.instanceTtlSeconds, log }, presence.table));
+  }
+  supervisor.onWorkerMessage('presence', (msg) => presence.report(msg.pid, msg.updates));
+  // Every worker exit, also an old worker's after a rolling restart (its slot already has the new one).
+  cluster.on('exit', (worker) => presence.workerExited(worker.process.pid!));
+  return presence;
 }
 
 /** The publishing broker: Redis (which also loads the publish function), or the local one that owns history here. */
@@ -71,12 +95,21 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor({ config, workerCount: workers, log: log.child({ component: 'supervisor' }) });
   const broker = openBroker(config, supervisor, log.child({ component: 'broker' }));
   shutdown.add('broker', () => broker.close());
+  const presence = openPresence(config, broker, supervisor, log.child({ component: 'presence' }));
+  shutdown.add('presence', () => presence.close());
   // Workers drain within shutdown.timeoutSeconds or are killed; the list waits a little longer for that.
   shutdown.add('workers', () => supervisor.shutdown().then(({ forced }) => void (exitCode = forced ? 1 : 0)), (config.shutdown.timeoutSeconds + 5) * 1000);
   let exitCode = 0;
 
   const metrics = createClusterMetrics({ workers: () => supervisor.metricsSnapshot(), workerCounts: () => supervisor.counts() });
-  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher: broker, snapshot: () => supervisor.snapshot(), metrics });
+  const admin = createAdminServer({
+    config,
+    log: log.child({ component: 'admin' }),
+    publisher: broker,
+    snapshot: () => supervisor.snapshot(),
+    metrics,
+    control: { publisher: broker, authEnabled: config.auth.enabled, presence },
+  });
   shutdown.add('admin server', () => new Promise<void>((resolve) => admin.close(() => resolve())));
 
   let signals = 0;

@@ -84,6 +84,11 @@ export class Supervisor {
     }
   }
 
+  /** Routes one more kind of worker message (presence reports) to `handler`, with the worker's pid. */
+  onWorkerMessage<T extends 'presence'>(type: T, handler: (msg: Extract<ToPrimary, { type: T }>) => void): void {
+    this.ipc.on(type, (msg) => handler(msg));
+  }
+
   start(): void {
     const { config, workerCount } = this.deps;
     cluster.setupPrimary({
