@@ -34,6 +34,8 @@ export interface HubDeps {
   onBrokerState?: (state: BrokerState, detail?: string) => void;
   /** topics.maxPerConnection, for subscribe commands. */
   maxTopics?: number;
+  /** How long a subscribe waits for the broker's confirmation (SUBSCRIBE_CONFIRM_MS unless a test shortens it). */
+  subscribeConfirmMs?: number;
   /** Token checks for commands and the user index; absent when auth is off. */
   auth?: TokenAuthority;
   /** Presence-tracked topics and where their batched counts go; absent when presence is off. */
@@ -79,7 +81,7 @@ export class Hub {
       },
       (topic, err) => log.warn({ topic, err: err.message }, 'broker subscription change failed'),
     );
-    this.topics = new ConnectionTopics({ broker: this.broker, recovery: this.recovery, confirmMs: SUBSCRIBE_CONFIRM_MS });
+    this.topics = new ConnectionTopics({ broker: this.broker, recovery: this.recovery, confirmMs: deps.subscribeConfirmMs ?? SUBSCRIBE_CONFIRM_MS });
     this.commands = new CommandRunner({ topics: this.topics, maxTopics: deps.maxTopics ?? Infinity, auth: deps.auth, log });
     if (deps.auth) this.users = new UserIndex<ClientSocket>();
     this.control = new ControlHandler({ topics: this.topics, sink: deps.sink, users: this.users, log });
