@@ -1,42 +1,23 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, findChromium, launchChromium } from '../helpers/chromium';
 import { HeraldProcess } from '../helpers/herald-process';
 import { closeAll, connectMany } from '../helpers/ws-clients';
 
-const CHROMIUM = '/usr/bin/chromium';
 // The README's picture is refreshed only on request, so a test run leaves the work tree clean.
 const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOT
   ? path.join(__dirname, '..', '..', '..', 'docs', 'dashboard.png')
   : path.join(os.tmpdir(), `herald-dashboard-${process.pid}.png`);
-
-/** Debian's chromium; installed on the spot when missing and apt-get is usable (CI runs as root). */
-function findChromium(): string | undefined {
-  if (fs.existsSync(CHROMIUM)) return CHROMIUM;
-  if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
-    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'inherit', timeout: 300_000 });
-  }
-  return fs.existsSync(CHROMIUM) ? CHROMIUM : undefined;
-}
 
 describe('dashboard', () => {
   it('renders live charts and the worker table in headless Chromium', async (t) => {
     const executablePath = findChromium();
     if (!executablePath) return t.skip(`no chromium at ${CHROMIUM} and it could not be installed (apt-get install chromium)`);
 
-    // A fresh profile per run; playwright passes it as --user-data-dir.
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      timeout: 30_000,
-      executablePath,
-      headless: true,
-      viewport: { width: 1200, height: 720 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const { browser, close } = await launchChromium(executablePath);
     const herald = new HeraldProcess({ env: { HERALD_WORKERS: '2' } });
     let clients: Awaited<ReturnType<typeof connectMany>> = [];
     let publisher: NodeJS.Timeout | undefined;
@@ -82,8 +63,7 @@ describe('dashboard', () => {
     } finally {
       clearInterval(publisher);
       closeAll(clients);
-      await browser.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      await close();
       if (herald.child) await herald.stop();
     }
   });

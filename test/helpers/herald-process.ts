@@ -74,6 +74,19 @@ export class HeraldProcess {
     });
   }
 
+  /**
+   * POST /publish until herald takes the message (503 while the broker is down, or a
+   * connection reset); resolves with its seq. A retry may publish twice: callers
+   * check seqs, which stay contiguous either way.
+   */
+  async publishSeq(topic: string, payload: string, apiKey?: string): Promise<number> {
+    for (;;) {
+      const res = await this.publish(topic, payload, apiKey).catch(() => undefined);
+      if (res?.status === 202) return ((await res.json()) as { seq: number }).seq;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Sends a signal and waits for the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill(signal);

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { freePort, waitFor } from './ports';
 import { trackChild } from './children';
@@ -7,6 +10,12 @@ import { trackChild } from './children';
 export class RedisServer {
   private child?: ChildProcess;
   port = 0;
+  /** With `persistent`, every write goes to an append-only file (fsync always), so a restart keeps the data. */
+  private readonly dir?: string;
+
+  constructor(options: { persistent?: boolean } = {}) {
+    if (options.persistent) this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-redis-'));
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -14,7 +23,8 @@ export class RedisServer {
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence = this.dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir] : ['--appendonly', 'no'];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -37,6 +47,12 @@ export class RedisServer {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
+  }
+
+  /** Stops the server and removes its files. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** SIGSTOP freezes the server (connections stay open, nothing is answered); SIGCONT thaws it. */
