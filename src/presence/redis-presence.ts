@@ -30,6 +30,8 @@ export class RedisPresence {
   private readonly redis: Redis;
   private readonly heartbeat: NodeJS.Timeout;
   private needsFullSync = true;
+  /** Topics known to be in this herald's topic set in Redis (SADD only once per topic). */
+  private readonly listed = new Set<string>();
   private writing = Promise.resolve();
   private closed = false;
 
@@ -102,20 +104,44 @@ export class RedisPresence {
     this.redis.disconnect();
   }
 
+  /** One HSET and one HDEL per changed topic (not per user), all in one round trip. */
   private async writeChanged(keys: readonly PresenceKey[]): Promise<void> {
     if (keys.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    const byTopic = new Map<string, string[]>();
     for (const [topic, sub] of keys) {
-      const total = this.table.total(topic, sub);
-      if (total > 0) pipeline.hset(this.topicKey(topic), sub, total).sadd(this.topicsKey(), topic);
-      else pipeline.hdel(this.topicKey(topic), sub);
+      const subs = byTopic.get(topic);
+      if (subs) subs.push(sub);
+      else byTopic.set(topic, [sub]);
     }
+    const pipeline = this.redis.pipeline();
+    const added: string[] = [];
+    for (const [topic, subs] of byTopic) {
+      const key = this.topicKey(topic);
+      if (this.table.subs(topic).size === 0) {
+        pipeline.del(key).srem(this.topicsKey(), topic);
+        this.listed.delete(topic);
+        continue;
+      }
+      const set: (string | number)[] = [];
+      const gone: string[] = [];
+      for (const sub of subs) {
+        const total = this.table.total(topic, sub);
+        if (total > 0) set.push(sub, total);
+        else gone.push(sub);
+      }
+      if (set.length > 0) pipeline.hset(key, ...set);
+      if (gone.length > 0) pipeline.hdel(key, ...gone);
+      if (!this.listed.has(topic)) added.push(topic);
+    }
+    if (added.length > 0) pipeline.sadd(this.topicsKey(), ...added);
     await exec(pipeline);
+    for (const topic of added) this.listed.add(topic);
   }
 
   private async writeAll(): Promise<void> {
-    await this.beat();
+    await this.beat(false);
     const current = this.table.topics();
+    this.listed.clear();
     const known = await this.redis.smembers(this.topicsKey());
     const pipeline = this.redis.pipeline();
     for (const topic of known) if (!current.has(topic)) pipeline.del(this.topicKey(topic)).srem(this.topicsKey(), topic);
@@ -124,14 +150,24 @@ export class RedisPresence {
       pipeline.del(this.topicKey(topic)).hset(this.topicKey(topic), ...fields).sadd(this.topicsKey(), topic);
     }
     await exec(pipeline);
+    for (const topic of current) this.listed.add(topic);
   }
 
-  /** Heartbeat: this herald counts for ttlSeconds more; heralds whose heartbeat expired are cleaned away. */
-  private async beat(): Promise<void> {
+  /**
+   * Heartbeat: this herald counts for ttlSeconds more; heralds whose heartbeat expired are
+   * cleaned away. If this herald itself had been cleaned away (a stall longer than the TTL),
+   * its counts are gone from Redis: it writes them all again.
+   */
+  private async beat(checkLost = true): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
     try {
       const now = await this.redisNow();
-      await this.redis.zadd(this.instancesKey, now + this.options.ttlSeconds * 1000, this.instanceId);
+      const added = await this.redis.zadd(this.instancesKey, now + this.options.ttlSeconds * 1000, this.instanceId);
+      if (checkLost && Number(added) === 1) {
+        this.options.log.warn('presence: this herald had expired in Redis; writing its counts again');
+        this.needsFullSync = true;
+        void this.sync([]);
+      }
       for (const dead of await this.redis.zrangebyscore(this.instancesKey, '-inf', now)) await this.removeInstance(dead);
     } catch (err) {
       this.options.log.debug({ err: (err as Error).message }, 'presence heartbeat failed');
