@@ -4,9 +4,8 @@
  *   node dist/scripts/config-reference.js --write    rewrite it in README.md between the markers
  * test/unit/readme-config.test.ts checks that README.md carries this exact table.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { describeSchema } from '../src/config';
+import { printOrWriteSection } from './readme-section';
 
 const START = '<!-- config-reference:start -->';
 const END = '<!-- config-reference:end -->';
@@ -19,15 +18,4 @@ export function configReference(): string {
   return ['| key | env | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
-if (require.main === module) {
-  if (process.argv.includes('--write')) {
-    const readme = path.join(__dirname, '..', '..', 'README.md');
-    const text = fs.readFileSync(readme, 'utf8');
-    const from = text.indexOf(START);
-    const to = text.indexOf(END);
-    if (from < 0 || to < from) throw new Error(`README.md lacks the ${START} ... ${END} markers`);
-    fs.writeFileSync(readme, `${text.slice(0, from + START.length)}\n${configReference()}\n${text.slice(to)}`);
-  } else {
-    process.stdout.write(`${configReference()}\n`);
-  }
-}
+if (require.main === module) printOrWriteSection(START, END, configReference());

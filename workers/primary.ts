@@ -18,11 +18,11 @@ import { Supervisor } from '../src/lifecycle/supervisor';
 import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
-import { ShutdownList } from '../src/runtime/shutdown-list';
 import { PresenceService } from '../src/presence/presence-service';
 import { RedisPresence } from '../src/presence/redis-presence';
 import { CONTROL_TOPIC, encodeControl } from '../src/protocol/control';
 import { TopicPatterns } from '../src/protocol/topic-patterns';
+import { ShutdownList } from '../src/runtime/shutdown-list';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 78 configuration or environment error. */
 const EXIT_CONFIG = 78;

@@ -1,11 +1,11 @@
-import { CLOSE_CODE_DOCS, CloseCode, type CloseCodeName } from '../protocol/close-codes.js';
 import type { Command, MessageFrame, ReplyFrame, ServerFrame } from '../protocol/wire.js';
 import { Backoff } from './backoff.js';
+import { closePlan } from './close-plan.js';
 import { SeqCursor } from './cursor.js';
 import { Emitter } from './emitter.js';
 import { base64ToBytes } from './encoding.js';
-import { readClaims, type TokenClaims } from './jwt.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
+import { TokenKeeper } from './token-keeper.js';
 import type { ClientEvents, ClientState, HeraldClientOptions, HeraldMessage, WebSocketConstructor, WebSocketLike } from './types.js';
 
 type Timer = unknown;
@@ -40,9 +40,8 @@ export class HeraldClient {
   private current: ClientState = 'idle';
   private stopped = false;
   private nextId = 1;
-  private claims: TokenClaims = {};
+  private readonly token: TokenKeeper;
   private reconnectTimer?: Timer;
-  private refreshTimer?: Timer;
   private stableTimer?: Timer;
 
   constructor(private readonly options: HeraldClientOptions) {
@@ -51,6 +50,7 @@ export class HeraldClient {
     if (!ctor) throw new Error('herald/client: no WebSocket on this platform; pass the WebSocket option (in Node 20: WebSocket: require("ws"))');
     this.WebSocket = ctor;
     this.backoff = new Backoff({ minDelayMs: options.minDelayMs ?? 500, maxDelayMs: options.maxDelayMs ?? 30_000 });
+    this.token = new TokenKeeper(options.token, options.refreshBeforeMs ?? 60_000, (error) => this.events.emit('error', error));
   }
 
   get state(): ClientState {
@@ -87,7 +87,9 @@ export class HeraldClient {
   subscribe<T = string | Uint8Array>(topic: string, options: SubscribeOptions<T> = {}): Subscription<T> {
     const existing = this.subscriptions.get(topic);
     if (existing) return existing as Subscription<T>;
-    const subscription = new Subscription<T>(topic, options, (s) => this.leave(s));
+    // broadcast and user:<sub> may have been delivered already: go on from there.
+    const since = options.since ?? this.implicit.get(topic)?.last;
+    const subscription = new Subscription<T>(topic, since === undefined ? options : { ...options, since }, (s) => this.leave(s));
     this.subscriptions.set(topic, subscription);
     if (this.current === 'connected') void this.sendSubscribe(subscription);
     return subscription;
@@ -108,14 +110,13 @@ export class HeraldClient {
     this.setState('connecting');
     let token: string | undefined;
     try {
-      token = await this.fetchToken();
+      token = await this.token.fetch();
     } catch (err) {
       if (generation !== this.generation) return;
       this.events.emit('error', { code: 'token_unavailable', message: `token source failed: ${String(err)}` });
       return this.dropped(generation, 1006, 'no token');
     }
     if (generation !== this.generation || this.stopped) return;
-    this.claims = token ? readClaims(token) : {};
     const inProtocol = token !== undefined && (this.options.tokenIn ?? 'protocol') === 'protocol';
     const ws = new this.WebSocket(this.url(token), inProtocol ? ['herald', token!] : undefined);
     this.ws = ws;
@@ -131,8 +132,12 @@ export class HeraldClient {
     const params = ['format=envelope'];
     if (token !== undefined && this.options.tokenIn === 'query') params.push(`token=${encodeURIComponent(token)}`);
     const since: string[] = [];
-    for (const [topic, cursor] of this.implicit) if (cursor.last !== undefined && (topic === BROADCAST || topic === own)) since.push(`${topic}:${cursor.last}`);
-    if (own !== undefined && this.implicit.get(own)?.last !== undefined) params.push(`topics=${encodeURIComponent(own)}`);
+    for (const topic of own === undefined ? [BROADCAST] : [BROADCAST, own]) {
+      const last = this.lastSeq(topic);
+      if (last === undefined) continue;
+      since.push(`${topic}:${last}`);
+      if (topic === own) params.push(`topics=${encodeURIComponent(own)}`);
+    }
     if (since.length > 0) params.push(`since=${encodeURIComponent(since.join(','))}`);
     return `${this.options.url}${this.options.url.includes('?') ? '&' : '?'}${params.join('&')}`;
   }
@@ -141,7 +146,7 @@ export class HeraldClient {
     this.setState('connected');
     this.stableTimer = timers.setTimeout(() => this.backoff.reset(), this.options.stableAfterMs ?? 5000);
     for (const subscription of this.subscriptions.values()) if (generation === this.generation) void this.sendSubscribe(subscription);
-    this.scheduleRefresh();
+    this.token.schedule((token) => (generation === this.generation ? this.command({ op: 'refresh', token }) : Promise.resolve(undefined)));
   }
 
   private frame(data: unknown): void {
@@ -207,7 +212,7 @@ export class HeraldClient {
   private resync(cursor: SeqCursor, subscription: Held | undefined): void {
     if (cursor.resyncing) return;
     cursor.resyncing = true;
-    if (!subscription) return this.reconnectNow();
+    if (!subscription || this.isImplicit(subscription.topic)) return this.reconnectNow();
     void this.command({ op: 'unsubscribe', topic: subscription.topic });
     void this.sendSubscribe(subscription);
   }
@@ -216,14 +221,20 @@ export class HeraldClient {
   private cursorOf(topic: string): SeqCursor | undefined {
     const subscribed = this.subscriptions.get(topic);
     if (subscribed) return subscribed.cursor;
-    if (topic !== BROADCAST && topic !== this.ownTopic()) return undefined;
+    if (!this.isImplicit(topic)) return undefined;
     let cursor = this.implicit.get(topic);
     if (!cursor) this.implicit.set(topic, (cursor = new SeqCursor()));
     return cursor;
   }
 
+  /** Topics every connection holds from the start, which commands cannot leave or recover. */
+  private isImplicit(topic: string): boolean {
+    return topic === BROADCAST || topic === this.ownTopic();
+  }
+
   private ownTopic(): string | undefined {
-    return this.claims.sub === undefined ? undefined : `user:${this.claims.sub}`;
+    const sub = this.token.claims.sub;
+    return sub === undefined ? undefined : `user:${sub}`;
   }
 
   private async sendSubscribe(subscription: Held): Promise<void> {
@@ -237,6 +248,8 @@ export class HeraldClient {
       return void timers.setTimeout(() => current() && void this.sendSubscribe(subscription), RETRY_MS);
     }
     if (!current()) return;
+    // Held by every connection (and resumed through ?since=): nothing to ask.
+    if (this.isImplicit(subscription.topic)) return subscription.confirmed();
     const since = subscription.cursor.last;
     const reply = await this.command({ op: 'subscribe', topic: subscription.topic, ...(since === undefined ? {} : { since }), ...(token === undefined ? {} : { token }) });
     if (!reply || !current()) return;
@@ -253,6 +266,8 @@ export class HeraldClient {
   private leave(subscription: Held): void {
     if (this.subscriptions.get(subscription.topic) !== subscription) return;
     this.subscriptions.delete(subscription.topic);
+    // The connection keeps receiving an implicit topic: its position carries on.
+    if (this.isImplicit(subscription.topic)) return void this.implicit.set(subscription.topic, subscription.cursor);
     void this.command({ op: 'unsubscribe', topic: subscription.topic });
   }
 
@@ -267,46 +282,12 @@ export class HeraldClient {
     });
   }
 
-  /** Refreshes the token on the open connection before its exp (token functions only). */
-  private scheduleRefresh(): void {
-    timers.clearTimeout(this.refreshTimer);
-    const exp = this.claims.exp;
-    if (exp === undefined || typeof this.options.token !== 'function') return;
-    const remaining = exp * 1000 - Date.now();
-    const delay = Math.max(1000, remaining - Math.min(this.options.refreshBeforeMs ?? 60_000, remaining / 2));
-    this.refreshTimer = timers.setTimeout(() => void this.refresh(), delay);
-  }
-
-  private async refresh(): Promise<void> {
-    const generation = this.generation;
-    let token: string | undefined;
-    try {
-      token = await this.fetchToken();
-    } catch (err) {
-      // The server closes with 4501 at exp; the reconnect asks the token source again.
-      return this.events.emit('error', { code: 'token_unavailable', message: `token source failed: ${String(err)}` });
-    }
-    if (token === undefined || generation !== this.generation) return;
-    const reply = await this.command({ op: 'refresh', token });
-    if (!reply || generation !== this.generation) return;
-    if (reply.ok) {
-      this.claims = readClaims(token);
-      return this.scheduleRefresh();
-    }
-    this.events.emit('error', { code: reply.error.code, message: `token refresh refused: ${reply.error.message}` });
-  }
-
-  private async fetchToken(): Promise<string | undefined> {
-    const source = this.options.token;
-    return typeof source === 'function' ? source() : source;
-  }
-
   /** The socket is gone: stop, or reconnect after the delay its close code calls for. */
   private dropped(generation: number, code: number, reason: string): void {
     if (generation !== this.generation) return;
     this.teardown();
     if (this.stopped) return;
-    const plan = this.planFor(code);
+    const plan = closePlan(code, this.token.renewable);
     if (plan === 'stop') {
       this.stopped = true;
       this.events.emit('disconnected', { code, reason, reconnect: false });
@@ -317,15 +298,6 @@ export class HeraldClient {
     this.events.emit('disconnected', { code, reason, reconnect: true, delayMs });
     this.setState('reconnecting');
     this.reconnectTimer = timers.setTimeout(() => void this.open(), delayMs);
-  }
-
-  /** What a close code asks of a client (src/protocol/close-codes.ts): 4501 needs a fresh token, which only a token function gives. */
-  private planFor(code: number): 'soon' | 'backoff' | 'stop' {
-    if (code === CloseCode.TOKEN_EXPIRED) return typeof this.options.token === 'function' ? 'soon' : 'stop';
-    if (code === CloseCode.RECONNECT) return 'soon';
-    const name = (Object.keys(CloseCode) as CloseCodeName[]).find((n) => CloseCode[n] === code);
-    if (name) return CLOSE_CODE_DOCS[name].reconnect ? 'backoff' : 'stop';
-    return code >= 4500 ? 'stop' : 'backoff';
   }
 
   private reconnectNow(): void {
@@ -339,7 +311,8 @@ export class HeraldClient {
   private teardown(): void {
     this.generation++;
     this.ws = undefined;
-    for (const timer of [this.reconnectTimer, this.refreshTimer, this.stableTimer]) timers.clearTimeout(timer);
+    for (const timer of [this.reconnectTimer, this.stableTimer]) timers.clearTimeout(timer);
+    this.token.cancel();
     for (const resolve of this.replies.values()) resolve(undefined);
     this.replies.clear();
     for (const subscription of this.subscriptions.values()) subscription.reset();

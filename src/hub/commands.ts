@@ -107,9 +107,9 @@ export class CommandRunner {
     if (ws.getUserData().session?.closed) return 'silent';
     // An unsubscribe came while the token was checked: the subscribe is superseded, and the answer is ok.
     if (mark.cancelled) return 'ok';
-    const refused = tokenRefusal(result, sub);
-    if (refused) return refused;
-    if (!topicAllowed((result as { identity: Identity }).identity.topics, topic, sub)) return commandError(E.FORBIDDEN, `topic not allowed by token: ${topic}`);
+    const checked = checkToken(result, sub);
+    if ('error' in checked) return checked.error;
+    if (!topicAllowed(checked.identity.topics, topic, sub)) return commandError(E.FORBIDDEN, `topic not allowed by token: ${topic}`);
     if (this.deps.topics.holds(ws, topic)) return commandError(E.ALREADY_SUBSCRIBED, `already subscribed to ${topic}`);
     return undefined;
   }
@@ -131,16 +131,16 @@ export class CommandRunner {
     if (!auth || sub === undefined) return commandError(E.AUTH_DISABLED, 'auth is disabled on this server: there is no token to refresh');
     const result = await auth.verify(token);
     if (ws.getUserData().session?.closed) return 'silent';
-    const refused = tokenRefusal(result, sub);
-    if (refused) return refused;
-    auth.refreshed(ws, (result as { identity: Identity }).identity);
+    const checked = checkToken(result, sub);
+    if ('error' in checked) return checked.error;
+    auth.refreshed(ws, checked.identity);
     return 'ok';
   }
 }
 
-/** The error for a token that failed its check or belongs to another user; undefined when it is good for `sub`. */
-function tokenRefusal(result: VerifyResult, sub: string): CommandErrorBody | undefined {
-  if (!result.ok) return commandError(result.refusal === 'auth_expired' ? E.TOKEN_EXPIRED : E.TOKEN_INVALID, result.reason);
-  if (result.identity.sub !== sub) return commandError(E.WRONG_USER, 'token is for another user');
-  return undefined;
+/** The identity of a token good for `sub`, or the error for one that failed its check or belongs to another user. */
+function checkToken(result: VerifyResult, sub: string): { identity: Identity } | { error: CommandErrorBody } {
+  if (!result.ok) return { error: commandError(result.refusal === 'auth_expired' ? E.TOKEN_EXPIRED : E.TOKEN_INVALID, result.reason) };
+  if (result.identity.sub !== sub) return { error: commandError(E.WRONG_USER, 'token is for another user') };
+  return { identity: result.identity };
 }

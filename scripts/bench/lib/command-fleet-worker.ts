@@ -53,9 +53,18 @@ function command(h: Held, body: object, done?: (ok: boolean) => void): void {
   h.ws.send(JSON.stringify({ id, ...body }));
 }
 
-async function openOne(url: string): Promise<Held> {
+/** Connections per loopback source address: under the ~28,000 ephemeral ports one address has towards one server port. */
+const PER_SOURCE = 20_000;
+
+/** Connection i's source address: 127.1.0.1 for the first PER_SOURCE, then 127.1.0.2, ... */
+function sourceAddress(i: number): string {
+  const block = Math.floor(i / PER_SOURCE);
+  return `127.1.${Math.floor(block / 250)}.${(block % 250) + 1}`;
+}
+
+async function openOne(url: string, i: number): Promise<Held> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: sourceAddress(i) });
     ws.once('open', () => resolve({ ws }));
     ws.once('error', reject);
     ws.on('message', onFrame);
@@ -73,7 +82,7 @@ async function open(req: Extract<FleetRequest, { type: 'open' }>): Promise<void>
       const q = new URLSearchParams(req.mode === 'raw' ? { topics: room } : req.mode === 'envelope' ? { format: 'envelope', topics: room } : { format: 'envelope' });
       if (req.secret) q.set('token', await new SignJWT({ sub: `u${i % req.users}` }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(req.secret)));
       try {
-        const h = await openOne(`${req.url}?${q}`);
+        const h = await openOne(`${req.url}?${q}`, i);
         held.push(h);
         if (req.mode === 'command') {
           if (!(await new Promise<boolean>((resolve) => command(h, { op: 'subscribe', topic: room }, resolve)))) joinErrors++;
