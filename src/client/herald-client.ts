@@ -48,6 +48,7 @@ export class HeraldClient {
     const platform = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const ctor = options.WebSocket ?? platform;
     if (!ctor) throw new Error('herald/client: no WebSocket on this platform; pass the WebSocket option (in Node 20: WebSocket: require("ws"))');
+    if (!/^wss?:\/\/[^\s]+$/.test(options.url)) throw new Error(`herald/client: url must be a ws:// or wss:// URL, not ${JSON.stringify(options.url)}`);
     this.WebSocket = ctor;
     this.backoff = new Backoff({ minDelayMs: options.minDelayMs ?? 500, maxDelayMs: options.maxDelayMs ?? 30_000 });
     this.token = new TokenKeeper(options.token, options.refreshBeforeMs ?? 60_000, (error) => this.events.emit('error', error));
@@ -118,7 +119,13 @@ export class HeraldClient {
     }
     if (generation !== this.generation || this.stopped) return;
     const inProtocol = token !== undefined && (this.options.tokenIn ?? 'protocol') === 'protocol';
-    const ws = new this.WebSocket(this.url(token), inProtocol ? ['herald', token!] : undefined);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.WebSocket(this.url(token), inProtocol ? ['herald', token!] : undefined);
+    } catch (err) {
+      this.events.emit('error', { code: 'connect_failed', message: String(err) });
+      return this.dropped(generation, 1006, 'cannot open a WebSocket');
+    }
     this.ws = ws;
     ws.onopen = () => generation === this.generation && this.opened(generation);
     ws.onmessage = (event) => generation === this.generation && this.frame(event.data);
