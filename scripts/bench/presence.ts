@@ -1,6 +1,6 @@
 /**
  * What presence costs, with the Redis broker:
- *   node dist/scripts/bench/presence.js [--connections 10000] [--rate 2000] ...
+ *   node --expose-gc dist/scripts/bench/presence.js [--connections 10000] [--rate 2000] ...
  *
  * For presence off and on (a fresh herald and Redis each; connection i is user
  * u<i> on room:<i mod rooms>, every room tracked when on): memory per
@@ -18,6 +18,9 @@ import { cpuWindow, type CpuFigures } from './lib/cpu-window';
 import { log, parseOptions, runBench, writeResult } from './lib/bench-run';
 import { sleep } from './lib/process-groups';
 import { sumProcMemory } from './lib/proc-stats';
+import { PresenceTracker, type PresenceUpdate } from '../../src/hub/presence-tracker';
+import { PresenceTable } from '../../src/presence/presence-table';
+import { TopicPatterns } from '../../src/protocol/topic-patterns';
 
 const USAGE = `usage: node dist/scripts/bench/presence.js [options]
   --connections N   connections, each a distinct user (default 10000)
@@ -73,7 +76,8 @@ async function phase(presence: boolean, o: typeof DEFAULTS): Promise<Phase> {
     const primary1 = sumProcMemory([herald.primaryPid]);
     const before = await commandCounts(probe);
     const cpu = cpuWindow({ herald: [herald.primaryPid, ...herald.workerPids], redis: [redis.pid], clients: fleet.pids });
-    const churn = await fleet.churn(o.rate, o.seconds, opened.connections, o.rooms, 'room:');
+    // Extra rooms are tracked too (room:*) but never a connection's own room: every connection ends where it began.
+    const churn = await fleet.churn(o.rate, o.seconds, opened.connections, o.rooms, 'room:x');
     await sleep(2 * o.flushMs); // the last batches
     const used = cpu.stop();
     const redisCommands = delta(await commandCounts(probe), before);
@@ -90,6 +94,7 @@ async function phase(presence: boolean, o: typeof DEFAULTS): Promise<Phase> {
     if (presence) {
       const ms: number[] = [];
       let total = 0;
+      await sleep(2 * o.flushMs);
       for (let r = 0; r < o.rooms; r++) {
         const t = performance.now();
         const res = await fetch(`${herald.adminUrl}/presence?topic=room:${r}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
@@ -107,6 +112,33 @@ async function phase(presence: boolean, o: typeof DEFAULTS): Promise<Phase> {
   }
 }
 
+/** Heap bytes per (topic, user) of the worker's tracker and the primary's table, measured in this process (needs --expose-gc). */
+function structureCost(pairs: number, rooms: number): { tracker: number; table: number } | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return undefined;
+  const heap = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const tracker = new PresenceTracker(new TopicPatterns(['room:*']), 60_000, () => {});
+  const subs = Array.from({ length: pairs }, (_, i) => `u${i}`); // the subs exist anyway (user data)
+  const h0 = heap();
+  for (let i = 0; i < pairs; i++) tracker.onSubscription(subs[i], `room:${i % rooms}`, 1, 0);
+  tracker.flush();
+  const h1 = heap();
+  const table = new PresenceTable();
+  for (let from = 0; from < pairs; from += 1000) {
+    const batch: PresenceUpdate[] = [];
+    for (let i = from; i < Math.min(pairs, from + 1000); i++) batch.push([`room:${i % rooms}`, subs[i], 1]);
+    table.apply(1, batch);
+  }
+  const h2 = heap();
+  tracker.stop();
+  if (table.count('room:0').connections === 0) throw new Error('table empty');
+  return { tracker: (h1 - h0) / pairs, table: (h2 - h1) / pairs };
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2), DEFAULTS, USAGE);
   await runBench('presence', 300 + o.connections / 200 + 2 * o.seconds, async () => {
@@ -121,7 +153,10 @@ async function main(): Promise<void> {
       out.write(`${(p.presence ? 'on' : 'off').padEnd(8)} | ${p.workerPssPerConnection.toFixed(0).padStart(17)} | ${p.primaryPssPerConnection.toFixed(0).padStart(18)} | ${String(p.churn.sent).padStart(8)} | ${String(p.churn.replies).padStart(7)} | ${heraldCpu.toFixed(2).padStart(12)} | ${redisCpu.toFixed(2).padStart(11)} | ${total} (${(total / Math.max(1, p.churn.sent)).toFixed(3)}): ${JSON.stringify(p.redisCommands)}\n`);
     }
     const q = phases[1].presenceQuery!;
-    out.write(`GET /presence over ${o.rooms} rooms: p50 ${q.ms[Math.floor(q.ms.length / 2)].toFixed(2)} ms, max ${q.ms.at(-1)!.toFixed(2)} ms; connections summed over rooms ${q.totalConnections} (expected ${phases[1].connections} plus the churned extras still held)\n`);
+    out.write(`GET /presence over ${o.rooms} rooms: p50 ${q.ms[Math.floor(q.ms.length / 2)].toFixed(2)} ms, max ${q.ms.at(-1)!.toFixed(2)} ms; connections summed over rooms ${q.totalConnections} (expected ${phases[1].connections})\n`);
+    const heap = structureCost(o.connections, o.rooms);
+    if (heap) out.write(`in-process heap per tracked (topic, user): worker tracker ${heap.tracker.toFixed(0)} B, primary table ${heap.table.toFixed(0)} B (${o.connections} pairs)\n`);
+    else out.write('(run with node --expose-gc for the in-process heap per tracked (topic, user))\n');
     out.write(`\nwrote ${writeResult(o.out, `presence-${o.connections}`, { date: new Date().toISOString(), options: o, phases })}\n`);
   });
 }
