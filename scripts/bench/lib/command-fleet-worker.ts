@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 export type JoinMode = 'raw' | 'envelope' | 'command';
 
 export type FleetRequest =
-  | { type: 'open'; url: string; count: number; mode: JoinMode; rooms: number; first: number; secret?: string; users: number; concurrency: number }
+  | { type: 'open'; url: string; count: number; mode: JoinMode; rooms: number; first: number; secret?: string; users: number; concurrency: number; sourceBlock: number }
   | { type: 'churn'; perSecond: number; seconds: number; topics: number; prefix: string; connections: number }
   | { type: 'close' };
 
@@ -53,18 +53,22 @@ function command(h: Held, body: object, done?: (ok: boolean) => void): void {
   h.ws.send(JSON.stringify({ id, ...body }));
 }
 
-/** Connections per loopback source address: under the ~28,000 ephemeral ports one address has towards one server port. */
-const PER_SOURCE = 20_000;
+/**
+ * Connections per loopback source address: a socket bound to an address takes
+ * an ephemeral port that no other socket on it holds, TIME_WAIT ones of an
+ * earlier run included, out of about 28,000.
+ */
+const PER_SOURCE = 10_000;
 
-/** Connection i's source address: 127.1.0.1 for the first PER_SOURCE, then 127.1.0.2, ... */
-function sourceAddress(i: number): string {
-  const block = Math.floor(i / PER_SOURCE);
-  return `127.1.${Math.floor(block / 250)}.${(block % 250) + 1}`;
+/** Connection i's source address, 127.<block>.x.y: each run takes its own block, so earlier runs' TIME_WAIT ports are elsewhere. */
+function sourceAddress(block: number, i: number): string {
+  const n = Math.floor(i / PER_SOURCE);
+  return `127.${block}.${Math.floor(n / 250)}.${(n % 250) + 1}`;
 }
 
-async function openOne(url: string, i: number): Promise<Held> {
+async function openOne(url: string, source: string): Promise<Held> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: sourceAddress(i) });
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: source });
     ws.once('open', () => resolve({ ws }));
     ws.once('error', reject);
     ws.on('message', onFrame);
@@ -82,7 +86,7 @@ async function open(req: Extract<FleetRequest, { type: 'open' }>): Promise<void>
       const q = new URLSearchParams(req.mode === 'raw' ? { topics: room } : req.mode === 'envelope' ? { format: 'envelope', topics: room } : { format: 'envelope' });
       if (req.secret) q.set('token', await new SignJWT({ sub: `u${i % req.users}` }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(req.secret)));
       try {
-        const h = await openOne(`${req.url}?${q}`, i);
+        const h = await openOne(`${req.url}?${q}`, sourceAddress(req.sourceBlock, i));
         held.push(h);
         if (req.mode === 'command') {
           if (!(await new Promise<boolean>((resolve) => command(h, { op: 'subscribe', topic: room }, resolve)))) joinErrors++;

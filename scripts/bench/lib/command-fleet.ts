@@ -32,8 +32,13 @@ export interface ChurnFigures {
   max: number;
 }
 
+/** Source address blocks already used by this process's fleets (127.2 to 127.254; 127.0 and 127.1 are left to others). */
+let lastBlock = 1;
+
 export class CommandFleet {
   private readonly children: ChildProcess[] = [];
+  /** Its own 127.<block>.0.0/16 of source addresses. */
+  private readonly sourceBlock = (lastBlock = lastBlock >= 254 ? 2 : lastBlock + 1);
 
   get pids(): number[] {
     return this.children.map((c) => c.pid!);
@@ -48,7 +53,7 @@ export class CommandFleet {
         const child = track(spawn(process.execPath, [WORKER], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
         this.children.push(child);
         const count = Math.min(per, plan.connections - p * per);
-        return this.ask<Extract<FleetReport, { type: 'opened' }>>(child, { type: 'open', url: plan.url, count, mode: plan.mode, rooms: plan.rooms, first: p * per, secret: plan.secret, users: plan.users, concurrency: 100 });
+        return this.ask<Extract<FleetReport, { type: 'opened' }>>(child, { type: 'open', url: plan.url, count, mode: plan.mode, rooms: plan.rooms, first: p * per, secret: plan.secret, users: plan.users, concurrency: 100, sourceBlock: this.sourceBlock });
       }),
     );
     return reports.reduce((a, r) => ({ connections: a.connections + r.connections, errors: a.errors + r.errors, joinErrors: a.joinErrors + r.joinErrors }), { connections: 0, errors: 0, joinErrors: 0 });
