@@ -47,6 +47,8 @@ interface ModeFigures {
   rssPerConnection: number;
   idle: CpuFigures;
   idleCpuMicrosPerConnectionSecond: number;
+  /** The client processes' RSS with every connection open (to size a big run's clients). */
+  clientRssPerConnection: number;
 }
 
 async function settledMemory(pids: number[]): Promise<ProcMemory> {
@@ -79,6 +81,7 @@ async function measureMode(mode: Mode, o: typeof DEFAULTS, redis: RunningRedis |
       rssPerConnection: (after.rssBytes - before.rssBytes) / opened.connections,
       idle,
       idleCpuMicrosPerConnectionSecond: (heraldCpu * 1e6) / idle.wallSeconds / opened.connections,
+      clientRssPerConnection: sumProcMemory(fleet.pids).rssBytes / opened.connections,
     };
     if (!churn) return { figures };
     const cpu = cpuWindow({ herald: [herald.primaryPid, ...herald.workerPids], clients: fleet.pids });
@@ -110,10 +113,10 @@ async function main(): Promise<void> {
 
     const out = process.stdout;
     out.write(`\ncommands benchmark: ${o.connections} connections per mode, ${o.workers} workers, ${o.broker} broker${o.auth ? ', auth on' : ''}, idle window ${o.idle} s\n`);
-    out.write('mode          | connections | PSS KiB/conn | RSS KiB/conn | herald idle CPU s | idle CPU µs per conn per s\n');
+    out.write('mode          | connections | PSS KiB/conn | RSS KiB/conn | herald idle CPU s | idle CPU µs per conn per s | client RSS KiB/conn\n');
     for (const r of rows) {
       const cpu = r.idle.groups.herald.user + r.idle.groups.herald.sys;
-      out.write(`${r.mode.padEnd(13)} | ${String(r.connections).padStart(11)} | ${kib(r.pssPerConnection).padStart(12)} | ${kib(r.rssPerConnection).padStart(12)} | ${cpu.toFixed(2).padStart(17)} | ${r.idleCpuMicrosPerConnectionSecond.toFixed(3).padStart(26)}\n`);
+      out.write(`${r.mode.padEnd(13)} | ${String(r.connections).padStart(11)} | ${kib(r.pssPerConnection).padStart(12)} | ${kib(r.rssPerConnection).padStart(12)} | ${cpu.toFixed(2).padStart(17)} | ${r.idleCpuMicrosPerConnectionSecond.toFixed(3).padStart(26)} | ${kib(r.clientRssPerConnection).padStart(19)}\n`);
     }
     if (churn) {
       const cpu = churn.cpu.groups.herald.user + churn.cpu.groups.herald.sys;
