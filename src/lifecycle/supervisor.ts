@@ -229,6 +229,8 @@ export class Supervisor {
     slot.started = new Promise((resolve) => (slot.settleStarted = resolve));
     worker.on('message', (msg: unknown) => this.ipc.dispatch(msg, slot));
     worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    // A send to a worker that just died fails with EPIPE before its exit is seen; unhandled, it would kill the primary.
+    worker.on('error', (err) => this.deps.log.warn({ worker: slot.id, pid: worker.process.pid, err: err.message }, 'IPC to worker failed'));
   }
 
   private onListening(slot: Slot): void {

@@ -43,7 +43,11 @@ export class RedisPresence {
       void this.sync([]);
     });
     this.redis.connect().catch(() => {}); // retries by itself
-    this.heartbeat = setInterval(() => void this.beat(), (options.ttlSeconds * 1000) / 3);
+    this.heartbeat = setInterval(() => {
+      void this.beat();
+      // A write failed and nothing changed since: do not wait for the next change to repair Redis.
+      if (this.needsFullSync) void this.sync([]);
+    }, (options.ttlSeconds * 1000) / 3);
     this.heartbeat.unref();
   }
 
