@@ -7,6 +7,9 @@
  * JavaScript: it must run before anything is compiled.
  *   node scripts/build-if-stale.js          build if stale
  *   node scripts/build-if-stale.js --check  only say whether it is stale (exit 1 when it is)
+ *   node scripts/build-if-stale.js --force  build in any case (npm run build)
+ * Besides the gateway (tsconfig.json), the client package (herald/client) is built from
+ * its own tsconfigs when they exist, into the outputs its package.json exports name.
  */
 'use strict';
 const fs = require('node:fs');
@@ -30,8 +33,30 @@ function sources(root, dir) {
   return out;
 }
 
+/** The client package's builds: its tsconfig, and the output whose age stands for the whole build. */
+const PACKAGE_BUILDS = [
+  { tsconfig: 'src/client/tsconfig.json', output: 'dist/pkg/cjs/client/index.js' },
+  { tsconfig: 'src/client/tsconfig.esm.json', output: 'dist/pkg/esm/client/index.js' },
+];
+
+/** The client package compiles src/client and what it imports from src/: any newer source there makes it stale. */
+function packageStaleReason(root) {
+  const builds = PACKAGE_BUILDS.filter((b) => fs.existsSync(path.join(root, b.tsconfig)));
+  if (builds.length === 0) return undefined;
+  const newest = Math.max(...sources(root, 'src').map((src) => fs.statSync(path.join(root, src)).mtimeMs));
+  for (const { output } of builds) {
+    if (!fs.existsSync(path.join(root, output))) return `${output} is missing`;
+    if (fs.statSync(path.join(root, output)).mtimeMs < newest) return `a source in src/ is newer than ${output}`;
+  }
+  return undefined;
+}
+
 /** Why dist/ is stale (the first reason found), or undefined when every output is newer than its source and tsconfig.json. */
 function staleReason(root) {
+  return gatewayStaleReason(root) ?? packageStaleReason(root);
+}
+
+function gatewayStaleReason(root) {
   const tsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8'));
   const outDir = tsconfig.compilerOptions.outDir;
   if (!fs.existsSync(path.join(root, outDir))) return `${outDir}/ has not been built`;
@@ -62,7 +87,7 @@ function findTsc(root) {
 
 function main() {
   const root = path.join(__dirname, '..');
-  const reason = staleReason(root);
+  const reason = process.argv.includes('--force') ? 'asked to' : staleReason(root);
   if (!reason) return 0;
   if (process.argv.includes('--check')) {
     process.stderr.write(`herald: the build is stale: ${reason}\n`);
@@ -76,8 +101,13 @@ function main() {
     );
     return 1;
   }
-  process.stderr.write(`herald: building (${reason})\n`);
-  return spawnSync(process.execPath, [tsc, '-p', root], { stdio: 'inherit' }).status ?? 1;
+  if (reason !== 'asked to') process.stderr.write(`herald: building (${reason})\n`);
+  const projects = ['tsconfig.json', ...PACKAGE_BUILDS.map((b) => b.tsconfig).filter((t) => fs.existsSync(path.join(root, t)))];
+  for (const project of projects) {
+    const status = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], { stdio: 'inherit' }).status ?? 1;
+    if (status !== 0) return status;
+  }
+  return 0;
 }
 
 module.exports = { staleReason };

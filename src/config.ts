@@ -74,6 +74,16 @@ convict.addFormat({
     for (const spec of value as string[]) parseAddressRule(spec);
   },
 });
+// Topic patterns come as a list in config files and comma-separated in the environment.
+convict.addFormat({
+  name: 'topic-patterns',
+  coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value),
+  validate(value: unknown) {
+    if (!Array.isArray(value)) throw new Error('must be a list of topic names or prefixes ending in *');
+    const bad = value.find((p) => typeof p !== 'string' || !/^[A-Za-z0-9_.:-]{0,128}\*?$/.test(p) || p === '');
+    if (bad !== undefined) throw new Error(`"${String(bad)}" must be a topic name or a prefix ending in * ([A-Za-z0-9_.:-])`);
+  },
+});
 
 const schema = {
   env: {
@@ -214,7 +224,7 @@ const schema = {
       env: 'HERALD_ADMIN_PORT',
     },
     apiKey: {
-      doc: 'When set, POST /publish requires "Authorization: Bearer <apiKey>".',
+      doc: 'When set, POST /publish, /subscribe, /unsubscribe, /disconnect and GET /presence require "Authorization: Bearer <apiKey>".',
       format: String,
       default: '',
       env: 'HERALD_API_KEY',
@@ -314,6 +324,58 @@ const schema = {
       format: intRange(1, 3600),
       default: 10,
       env: 'HERALD_CLIENT_MESSAGE_WINDOW',
+    },
+  },
+  commands: {
+    enabled: {
+      doc: 'Let envelope connections (?format=envelope) send commands: subscribe, unsubscribe, refresh. Off: their frames are ignored like raw connections\' (and count toward clientFrames.maxPerWindow). Raw connections never parse frames either way.',
+      format: 'strict-boolean',
+      default: true,
+      env: 'HERALD_COMMANDS',
+    },
+    maxBytes: {
+      doc: 'Largest frame an envelope connection may send when commands are on (a refresh command carries a JWT); a larger one closes it with 1009. Raw connections keep clientFrames.maxBytes.',
+      format: intRange(64, 65_536),
+      default: 8192,
+      env: 'HERALD_MAX_COMMAND_BYTES',
+    },
+    burst: {
+      doc: 'Commands a connection may send at once (token bucket size): enough to subscribe to topics.maxPerConnection topics and refresh right after a reconnect. Past it each command is answered rate_limited and counts toward clientFrames.maxPerWindow (then close code 4400).',
+      format: intRange(1, 100_000),
+      default: 64,
+      env: 'HERALD_COMMAND_BURST',
+    },
+    perSecond: {
+      doc: 'Rate at which a connection\'s command budget refills, in commands per second.',
+      format: intRange(1, 100_000),
+      default: 5,
+      env: 'HERALD_COMMANDS_PER_SECOND',
+    },
+  },
+  presence: {
+    topics: {
+      doc: 'Topics whose connections and distinct users are counted across workers and heralds (GET /presence): names or prefixes ending in *, e.g. "room:*,lobby". Each tracked (topic, user) costs about 100 bytes in the worker and in the primary; other topics cost nothing. Empty: presence off.',
+      format: 'topic-patterns',
+      default: [] as string[],
+      env: 'HERALD_PRESENCE_TOPICS',
+    },
+    push: {
+      doc: 'Push {"type":"presence","topic":...,"connections":n,"users":m} to envelope subscribers of a tracked topic when its counts change, at most once per presence.flushMs per herald.',
+      format: 'strict-boolean',
+      default: false,
+      env: 'HERALD_PRESENCE_PUSH',
+    },
+    flushMs: {
+      doc: 'Presence changes are batched: workers report them to the primary, and the primary writes them to Redis, at most once per this many milliseconds (nothing is sent while nothing changes).',
+      format: intRange(50, 60_000),
+      default: 1000,
+      env: 'HERALD_PRESENCE_FLUSH_MS',
+    },
+    instanceTtlSeconds: {
+      doc: 'Redis broker: a herald\'s presence counts stop counting this long after its last heartbeat (sent every third of it), so a dead herald\'s connections leave the totals.',
+      format: intRange(3, 3600),
+      default: 15,
+      env: 'HERALD_PRESENCE_INSTANCE_TTL',
     },
   },
   liveness: {

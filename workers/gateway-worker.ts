@@ -19,6 +19,7 @@ import { TrafficSummary } from '../src/metrics/traffic-summary';
 import { newWorkerStats, type WorkerStats } from '../src/metrics/worker-stats';
 import { AddressSet } from '../src/net/ip-address';
 import { loadNativeUws } from '../src/native-uws';
+import { TopicPatterns } from '../src/protocol/topic-patterns';
 import { drainRate } from '../src/runtime/drain-rate';
 import type { DrainMode } from '../src/runtime/drain-mode';
 import { IpcDispatcher } from '../src/runtime/ipc-dispatcher';
@@ -83,7 +84,11 @@ async function main(): Promise<void> {
   const sweep = new SlowConsumerSweep(registry, config.slowConsumer, stats, log.child({ component: 'slow-consumers' }));
   shutdown.add('slow-consumer sweep', () => sweep.stop());
 
+  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
+  if (auth) shutdown.add('token expiry sweeper', () => auth.stop());
+
   const brokerLog = log.child({ component: 'broker' });
+  const presencePatterns = new TopicPatterns(config.presence.topics);
   const hub = new Hub({
     sink: app,
     stats,
@@ -93,13 +98,14 @@ async function main(): Promise<void> {
     ...(traffic ? { onMessage: (m: BrokerMessage, sockets: number) => traffic.event('message', { topic: m.topic, seq: m.seq, bytes: m.payload.byteLength, sockets }, 'message') } : {}),
     onBrokerState: (state, detail) => brokerLog[state === 'connected' || state === 'closed' ? 'info' : 'warn']({ state, detail }, `broker ${state}`),
     openBroker: (handlers) => openBroker(config, handlers, ipc, brokerLog),
+    maxTopics: config.topics.maxPerConnection,
+    auth: auth && { verify: (token) => auth.verifyToken(token), refreshed: (ws, identity) => auth.refreshed(ws, identity) },
+    presence: { patterns: presencePatterns, flushMs: config.presence.flushMs, report: (updates) => send({ type: 'presence', pid: process.pid, updates }) },
   });
   shutdown.add('hub and broker', () => hub.close());
   // Not awaited: with Redis down the worker still starts, and the subscription follows when Redis is back.
   hub.start().catch((err: Error) => brokerLog.warn({ err: err.message }, 'subscribing to broadcast failed'));
 
-  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
-  if (auth) shutdown.add('token expiry sweeper', () => auth.stop());
   const ipLimiter = IpLimiter.fromConfig(config.limits.perIp);
   if (ipLimiter) shutdown.add('per-IP limiter', () => ipLimiter.stop());
 
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
     reserve: config.capacity.fdReserve,
     configuredMax: config.capacity.maxConnectionsPerWorker,
   });
-  const observers: ConnectionObserver[] = [registry, ...(auth ? [auth] : []), ...(ipLimiter ? [ipLimiter] : [])];
+  const observers: ConnectionObserver[] = [registry, ...(auth ? [auth] : []), ...(hub.users ? [hub.users] : []), ...(ipLimiter ? [ipLimiter] : [])];
   const addresses = { trusted: new AddressSet(config.proxies.trusted), proxyProtocol: config.proxies.proxyProtocol };
   const gateway = createGateway({ uws, app, config, log: log.child({ component: 'gateway' }), stats, hub, registry, capacity, auth, ipLimiter, observers, addresses, traffic });
 

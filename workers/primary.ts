@@ -19,6 +19,10 @@ import { Supervisor } from '../src/lifecycle/supervisor';
 import { createClusterMetrics } from '../src/metrics/cluster-metrics';
 import { createLogger, type Logger } from '../src/logger';
 import { loadNativeUws } from '../src/native-uws';
+import { PresenceService } from '../src/presence/presence-service';
+import { RedisPresence } from '../src/presence/redis-presence';
+import { CONTROL_TOPIC, encodeControl } from '../src/protocol/control';
+import { TopicPatterns } from '../src/protocol/topic-patterns';
 import { ShutdownList } from '../src/runtime/shutdown-list';
 import { describeCertificate } from '../src/tls-files';
 import { scheme } from '../src/transport/create-app';
@@ -40,6 +44,24 @@ function logCapacity(config: HeraldConfig, workers: number, log: Logger): void {
 function logCertificate(certFile: string, log: Logger): void {
   const { subject, validTo, expired } = describeCertificate(certFile);
   log[expired ? 'error' : 'info']({ certFile, subject, validTo }, expired ? 'TLS certificate has expired: clients will refuse it' : 'TLS certificate');
+}
+
+/** Presence counts: workers report to the primary; with Redis every herald's totals are shared there. */
+function openPresence(config: HeraldConfig, broker: Broker, supervisor: Supervisor, log: Logger): PresenceService {
+  const patterns = new TopicPatterns(config.presence.topics);
+  const presence = new PresenceService({
+    patterns,
+    flushMs: config.presence.flushMs,
+    announce: config.presence.push ? (topic, count) => broker.publish(CONTROL_TOPIC, encodeControl({ op: 'presence', topic, ...count })) : undefined,
+    log,
+  });
+  if (config.broker === 'redis' && !patterns.empty) {
+    presence.useRedis(new RedisPresence({ ...redisEndpoint(config.redis), prefix: config.redis.prefix, ttlSeconds: config.presence.instanceTtlSeconds, log }, presence.table));
+  }
+  supervisor.onWorkerMessage('presence', (msg) => presence.report(msg.pid, msg.updates));
+  // Every worker exit, also an old worker's after a rolling restart (its slot already has the new one).
+  supervisor.onWorkerExit((pid) => presence.workerExited(pid));
+  return presence;
 }
 
 /** The publishing broker: Redis (which also loads the publish function), or the local one that owns history here. */
@@ -81,12 +103,21 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor({ config, workerCount: workers, log: log.child({ component: 'supervisor' }) });
   const broker = openBroker(config, supervisor, log.child({ component: 'broker' }));
   shutdown.add('broker', () => broker.close());
+  const presence = openPresence(config, broker, supervisor, log.child({ component: 'presence' }));
+  shutdown.add('presence', () => presence.close());
   // Workers drain within shutdown.timeoutSeconds or are killed; the list waits a little longer for that.
   shutdown.add('workers', () => supervisor.shutdown().then(({ forced }) => void (exitCode = forced ? 1 : 0)), (config.shutdown.timeoutSeconds + 5) * 1000);
   let exitCode = 0;
 
   const metrics = createClusterMetrics({ workers: () => supervisor.metricsSnapshot(), workerCounts: () => supervisor.counts() });
-  const admin = createAdminServer({ config, log: log.child({ component: 'admin' }), publisher: broker, snapshot: () => supervisor.snapshot(), metrics });
+  const admin = createAdminServer({
+    config,
+    log: log.child({ component: 'admin' }),
+    publisher: broker,
+    snapshot: () => supervisor.snapshot(),
+    metrics,
+    control: { publisher: broker, authEnabled: config.auth.enabled, presence },
+  });
   shutdown.add('admin server', () => new Promise<void>((resolve) => admin.close(() => resolve())));
 
   let signals = 0;

@@ -9,6 +9,7 @@ import { parseRequestTarget } from '../protocol/query-string';
 import { isValidTopic } from '../protocol/topics';
 import { SampledLog } from '../runtime/sampled-log';
 import { clusterStatus } from './cluster-status';
+import { controlRoutes, type ControlRouteDeps } from './control-routes';
 import { DASHBOARD_HTML } from './dashboard-page';
 import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util';
 
@@ -20,6 +21,8 @@ export interface AdminDeps {
   snapshot: () => Promise<WorkerSnapshot[]>;
   /** Prometheus text for GET /metrics, aggregated over the workers. */
   metrics?: { contentType: string; scrape: () => Promise<string> };
+  /** POST /subscribe, /unsubscribe, /disconnect and GET /presence. */
+  control?: ControlRouteDeps;
 }
 
 function authorized(header: string | undefined, apiKey: string): boolean {
@@ -83,6 +86,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       if (!metrics) return sendText(res, 404, 'metrics not enabled\n');
       sendText(res, 200, await metrics.scrape(), metrics.contentType);
     },
+    ...(deps.control ? controlRoutes(deps.control, (req) => authorized(req.headers.authorization, config.admin.apiKey)) : {}),
   };
 
   const failed = (res: http.ServerResponse, path: string, err: unknown) => {
@@ -94,7 +98,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
   // Nothing a request carries may throw out of this handler: it would kill the primary and with it every worker.
   // A client that stops halfway through a request is cut off in seconds, not node's minutes.
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
-    const target = parseRequestTarget(req.url ?? '/', ['topic']);
+    const target = parseRequestTarget(req.url ?? '/', ['topic', 'user']);
     if (!target.ok) return sendJson(res, 400, { error: target.reason });
     const key = `${req.method} ${target.path}`;
     const route = Object.hasOwn(routes, key) ? routes[key] : undefined;

@@ -1,16 +1,24 @@
-import type { HttpResponse, WebSocket } from 'uWebSockets.js';
+import type { HttpResponse } from 'uWebSockets.js';
 import type { HeraldConfig } from '../config';
 import type { WorkerStats } from '../metrics/worker-stats';
 import type { Logger } from '../logger';
 import { CloseCode } from '../protocol/close-codes';
 import { ExpirySweeper } from './expiry-sweeper';
-import type { Identity, JwtVerifier } from './jwt-verifier';
-import { firstForbiddenTopic, userTopic } from './topic-claims';
+import type { Identity, JwtVerifier, VerifyResult } from './jwt-verifier';
+import { firstForbiddenTopic, internClaims, userTopic } from './topic-claims';
 
 /** What an authenticated connection carries: its user and, under "enforce", when it must go. */
 export interface AuthData {
   sub?: string;
   exp?: number;
+  /** The token's topics claim, for subscribe commands (envelope connections with commands on only). */
+  claims?: readonly string[];
+}
+
+/** What auth needs of a connection: its data, and a way to close it. */
+export interface AuthSocket {
+  getUserData(): AuthData;
+  end(code?: number, reason?: string): void;
 }
 
 export interface UpgradeOutcome {
@@ -26,7 +34,7 @@ export interface UpgradeOutcome {
  * meanwhile) and closes connections whose token expires.
  */
 export class ConnectionAuth {
-  private readonly expiry?: ExpirySweeper<WebSocket<AuthData>>;
+  private readonly expiry?: ExpirySweeper<AuthSocket>;
 
   private constructor(private readonly verify: JwtVerifier, config: HeraldConfig, stats: WorkerStats, private readonly log: Logger) {
     if (config.auth.expiry === 'enforce') {
@@ -75,12 +83,26 @@ export class ConnectionAuth {
     );
   }
 
-  opened(ws: WebSocket<AuthData>): void {
+  /** Checks a token sent after the upgrade (refresh, per-topic token), with the same keys and rules. */
+  verifyToken(token: string): Promise<VerifyResult> {
+    return this.verify(token);
+  }
+
+  /** A refresh replaced the connection's token (same sub): its exp moves in the sweeper, its claims are the new token's. */
+  refreshed(ws: AuthSocket, identity: Identity): void {
+    const data = ws.getUserData();
+    if (data.exp !== undefined) this.expiry?.remove(ws, data.exp);
+    data.exp = identity.exp;
+    if (identity.exp !== undefined) this.expiry?.add(ws, identity.exp);
+    if (data.claims !== undefined || identity.topics !== undefined) data.claims = internClaims(identity.topics);
+  }
+
+  opened(ws: AuthSocket): void {
     const exp = ws.getUserData().exp;
     if (exp !== undefined) this.expiry?.add(ws, exp);
   }
 
-  closed(ws: WebSocket<AuthData>): void {
+  closed(ws: AuthSocket): void {
     const exp = ws.getUserData().exp;
     if (exp !== undefined) this.expiry?.remove(ws, exp);
   }

@@ -35,3 +35,23 @@ export function topicAllowed(patterns: readonly string[] | undefined, topic: str
 export function firstForbiddenTopic(patterns: readonly string[] | undefined, requested: readonly string[], sub: string): string | undefined {
   return requested.find((topic) => !topicAllowed(patterns, topic, sub));
 }
+
+/** Claim lists seen so far: connections with the same claim share one frozen array. */
+const interned = new Map<string, readonly string[]>();
+const MAX_INTERNED = 10_000;
+
+/**
+ * The claim as a shared, frozen list. Connections keep their claim for later
+ * subscribe commands, and most of them carry one of a few lists; sharing saves
+ * an array per connection. Past MAX_INTERNED distinct lists the rest are kept
+ * as they are.
+ */
+export function internClaims(topics: readonly string[] | undefined): readonly string[] | undefined {
+  if (topics === undefined) return undefined;
+  const key = JSON.stringify(topics);
+  const hit = interned.get(key);
+  if (hit) return hit;
+  const frozen = Object.freeze([...topics]);
+  if (interned.size < MAX_INTERNED) interned.set(key, frozen);
+  return frozen;
+}

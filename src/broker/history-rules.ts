@@ -1,3 +1,5 @@
+import { isValidTopic } from '../protocol/topics';
+
 /**
  * Which topics keep a history, and how much of it. A rule names a topic pattern
  * (`*` matches any run of characters) with a length and an age bound; the first
@@ -64,7 +66,8 @@ export class HistoryRules {
   ruleFor(topic: string): HistoryRule | undefined {
     let hit = this.memo.get(topic);
     if (hit === undefined) {
-      hit = this.compiled.find((c) => c.re.test(topic))?.rule ?? null;
+      // Internal topics (control, outside the topic alphabet) never have history, whatever the patterns.
+      hit = isValidTopic(topic) ? this.compiled.find((c) => c.re.test(topic))?.rule ?? null : null;
       // Topic names are client-chosen; keep the memo from growing without bound.
       if (this.memo.size > 100_000) this.memo.clear();
       this.memo.set(topic, hit);

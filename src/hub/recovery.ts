@@ -119,12 +119,30 @@ export class RecoveryManager {
     for (const topic of [BROADCAST_TOPIC, ...topics]) {
       if (!session.since.has(topic)) ws.subscribe(envelopeTopic(topic));
     }
-    for (const [topic, since] of session.since) {
-      this.recover(ws, session, topic, since).catch((err: Error) => {
-        this.deps.log.warn({ topic, err: err.message }, 'recovery failed');
-        if (!session.closed) ws.end(CloseCode.RECOVERY_FAILED, 'recovery failed, reconnect');
-      });
-    }
+    for (const [topic, since] of session.since) this.recoverTopic(ws, session, topic, since);
+  }
+
+  /** Replays the topic after `since`, then takes the socket live on it (at open, or by a subscribe command). */
+  recoverTopic(ws: RecoverySocket, session: EnvelopeSession, topic: string, since: number): void {
+    this.recover(ws, session, topic, since).catch((err: Error) => {
+      this.deps.log.warn({ topic, err: err.message }, 'recovery failed');
+      if (!session.closed) ws.end(CloseCode.RECOVERY_FAILED, 'recovery failed, reconnect');
+    });
+  }
+
+  isRecovering(session: EnvelopeSession, topic: string): boolean {
+    return this.find(session, topic) !== undefined;
+  }
+
+  /** The socket left the topic (unsubscribe): its recovery of it stops at the next step, sending nothing more. */
+  cancel(session: EnvelopeSession, topic: string): void {
+    const p = this.find(session, topic);
+    if (p) this.detach(p);
+  }
+
+  private find(session: EnvelopeSession, topic: string): Pending | undefined {
+    for (const p of this.pending.get(topic) ?? []) if (p.session === session) return p;
+    return undefined;
   }
 
   /** The socket of `session` closed: its recoveries stop at their next step. */
@@ -155,9 +173,9 @@ export class RecoveryManager {
       await broker.subscribe(topic);
       let last = since;
       for (let first = true; ; first = false) {
-        if (session.closed) return void this.detach(p);
+        if (this.gone(p)) return void this.detach(p);
         const view = await reader.read(topic, last + 1);
-        if (session.closed) return void this.detach(p);
+        if (this.gone(p)) return void this.detach(p);
         if (first) {
           const gap = findGap(topic, since, view.items[0]?.seq, view.current);
           if (gap) {
@@ -212,6 +230,11 @@ export class RecoveryManager {
     ws.subscribe(envelopeTopic(topic));
     ws.unsubscribe(holdTopic(topic));
     ws.send(encodeRecovered(topic, last, p.count));
+  }
+
+  /** The socket closed, or the recovery was cancelled or finished. */
+  private gone(p: Pending): boolean {
+    return p.session.closed || !this.pending.get(p.topic)?.has(p);
   }
 
   /** Removes a pending recovery; false if it was already gone (or its socket closed). */

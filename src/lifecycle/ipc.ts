@@ -1,5 +1,6 @@
 /** Messages between the primary and its gateway workers (IPC, advanced serialization). */
 import type { LocalBrokerWire } from '../broker/local-broker';
+import type { PresenceUpdate } from '../hub/presence-tracker';
 import type { WorkerStats } from '../metrics/worker-stats';
 import type { DrainMode } from '../runtime/drain-mode';
 
@@ -16,4 +17,6 @@ export type ToPrimary =
   | { type: 'stats'; id: number; stats: WorkerStats }
   /** prom-client getMetricsAsJSON() output of the worker's registry. */
   | { type: 'metrics'; id: number; metrics: object[] }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string }
+  /** Presence counts of one worker that changed (absolute values), batched per presence.flushMs. */
+  | { type: 'presence'; pid: number; updates: PresenceUpdate[] };

@@ -62,6 +62,7 @@ export class Supervisor {
   /** Answers awaited from workers (stats, metrics), by request id. */
   private readonly pending = new Map<number, (answer: unknown) => void>();
   private readonly ipc: IpcDispatcher<ToPrimary, Slot>;
+  private readonly exitHandlers: ((pid: number) => void)[] = [];
   private resolveReady!: () => void;
   private rejectReady!: (err: Error) => void;
   /** Resolves once every worker listens for the first time; rejects on a start-up failure. */
@@ -93,6 +94,16 @@ export class Supervisor {
         });
       });
     }
+  }
+
+  /** Routes one more kind of worker message (presence reports) to `handler`, with the worker's pid. */
+  onWorkerMessage<T extends 'presence'>(type: T, handler: (msg: Extract<ToPrimary, { type: T }>) => void): void {
+    this.ipc.on(type, (msg) => handler(msg));
+  }
+
+  /** Told of every worker process that exits (crashed, drained, or replaced by a rolling restart), with its pid. */
+  onWorkerExit(handler: (pid: number) => void): void {
+    this.exitHandlers.push(handler);
   }
 
   start(): void {
@@ -234,7 +245,10 @@ export class Supervisor {
     slot.startedAt = Date.now();
     slot.started = new Promise((resolve) => (slot.settleStarted = resolve));
     worker.on('message', (msg: unknown) => this.ipc.dispatch(msg, slot));
-    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    worker.on('exit', (code, signal) => {
+      for (const handler of this.exitHandlers) handler(worker.pid!);
+      this.onExit(slot, worker, code, signal);
+    });
   }
 
   private onListening(slot: Slot): void {

@@ -48,6 +48,9 @@ export function createWorkerMetrics(stats: WorkerStats, label: string = String(s
   counter('herald_client_flood_closes_total', 'Connections closed (4400) for sending too many messages.', () => stats.clientFloodCloses);
   counter('herald_oversized_frame_closes_total', 'Connections closed (1009) for an oversized frame.', () => stats.oversizedFrameCloses);
   counter('herald_token_expiry_closes_total', 'Connections closed (4501) because their token expired.', () => stats.tokenExpiryCloses);
+  counter('herald_commands_total', 'Commands of envelope connections run (subscribe, unsubscribe, refresh), whatever their answer.', () => stats.commandsRun);
+  counter('herald_commands_refused_total', 'Client frames of envelope connections refused before running: malformed or over the command budget.', () => stats.commandsRefused);
+  counter('herald_commands_rate_limited_total', 'Commands answered rate_limited (command budget spent).', () => stats.commandsRateLimited);
   gauge('herald_broker_connected', '1 when this worker\'s broker subscriber is connected.', () => (stats.brokerState === 'connected' ? 1 : 0));
   counter('herald_broker_reconnects_total', 'Times this worker\'s broker subscriber reconnected.', () => stats.brokerReconnects);
   counter('herald_seq_rewinds_total', 'Times a topic\'s seq went back on the live stream (Redis lost writes in a failover or restart); its envelope clients got a gap with reason "ahead".', () => stats.seqRewinds);

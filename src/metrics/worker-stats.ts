@@ -25,6 +25,11 @@ export interface WorkerStats {
   oversizedFrameCloses: number;
   /** Connections closed with 4501 because their token expired. */
   tokenExpiryCloses: number;
+  /** Commands run (subscribe, unsubscribe, refresh), whatever their answer. */
+  commandsRun: number;
+  /** Frames of envelope connections refused before running: malformed, or over the command budget. */
+  commandsRefused: number;
+  commandsRateLimited: number;
   lastFanoutMicros: number;
   maxFanoutMicros: number;
   /** Fan-out durations per FANOUT_BUCKETS_MICROS bound (not cumulative; last slot is +Inf). Plain numbers so they cross IPC. */
@@ -55,6 +60,9 @@ export function newWorkerStats(workerId: number): WorkerStats {
     clientFloodCloses: 0,
     oversizedFrameCloses: 0,
     tokenExpiryCloses: 0,
+    commandsRun: 0,
+    commandsRefused: 0,
+    commandsRateLimited: 0,
     lastFanoutMicros: 0,
     maxFanoutMicros: 0,
     fanoutBuckets: new Array<number>(FANOUT_BUCKETS_MICROS.length + 1).fill(0),

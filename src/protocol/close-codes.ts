@@ -27,6 +27,8 @@ export const CloseCode = {
   CLIENT_FLOOD: 4400,
   /** The connection's JWT passed its exp (auth.expiry "enforce"). Do not reconnect with the same token: get a fresh one first. */
   TOKEN_EXPIRED: 4501,
+  /** The server disconnected the connection's user (admin POST /disconnect: logout, ban). Do not reconnect unchanged: the application decides. */
+  DISCONNECTED: 4502,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -40,4 +42,5 @@ export const CLOSE_CODE_DOCS: Record<CloseCodeName, { reconnect: boolean; reason
   RECOVERY_FAILED: { reconnect: true, reason: 'recovery failed, reconnect' },
   CLIENT_FLOOD: { reconnect: false, reason: 'too many client messages' },
   TOKEN_EXPIRED: { reconnect: false, reason: 'token expired' },
+  DISCONNECTED: { reconnect: false, reason: 'disconnected by the server' },
 };

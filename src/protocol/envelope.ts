@@ -11,6 +11,7 @@
  * Raw connections (the default) never see any of this: they get the payload bytes.
  */
 import { isUtf8 } from 'node:buffer';
+import type { GapReason } from './wire';
 
 export function encodeMessage(topic: string, seq: number | undefined, payload: Buffer, isBinary = !isUtf8(payload)): string {
   const body: Record<string, unknown> = { type: 'message', topic };
@@ -20,7 +21,7 @@ export function encodeMessage(topic: string, seq: number | undefined, payload: B
   return JSON.stringify(body);
 }
 
-export type GapReason = 'expired' | 'no-history' | 'ahead';
+export type { GapReason };
 
 export interface GapNotice {
   topic: string;

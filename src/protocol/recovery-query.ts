@@ -7,6 +7,8 @@ export interface EnvelopeSession {
   closed: boolean;
 }
 
+const NO_POSITIONS: ReadonlyMap<string, number> = new Map();
+
 export type RecoveryQuery = { ok: true; session?: EnvelopeSession } | { ok: false; reason: string };
 
 /**
@@ -28,6 +30,7 @@ export function parseRecoveryQuery(format: string, since: string, topics: readon
     if (topic !== BROADCAST_TOPIC && !topics.includes(topic)) return { ok: false, reason: `since names topic "${topic}" which is not in topics` };
     positions.set(topic, Number(seq));
   }
-  return { ok: true, session: { since: positions, closed: false } };
+  // Most envelope connections resume nothing: they share one empty map rather than carry their own.
+  return { ok: true, session: { since: positions.size > 0 ? positions : NO_POSITIONS, closed: false } };
 }
 

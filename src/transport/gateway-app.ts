@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 import type { ConnectionAuth } from '../auth/connection-auth';
+import { internClaims } from '../auth/topic-claims';
 import type { HeraldConfig } from '../config';
 import type { Hub } from '../hub/hub';
 import type { Logger } from '../logger';
@@ -13,6 +14,7 @@ import type { SampledLog } from '../runtime/sampled-log';
 import { admitRequest, checkLoad, UPGRADE_REQUIRED, type Refusal } from './admission';
 import { peerAddress, readClientAddress, type ClientAddressSettings } from './client-address';
 import { ClientRateLimiter } from './client-rate-limiter';
+import { CommandIntake } from './command-intake';
 import { connectionAddress, NOTHING_TO_CARRY, type Connection, type ConnectionData, type ConnectionObserver } from './connection-data';
 import type { ConnectionRegistry } from './connection-registry';
 import { isWebSocketUpgrade } from './handshake';
@@ -66,6 +68,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // The client's address is worked out only when something uses it.
   const wantsAddress = ipLimiter !== undefined || traffic !== undefined || addresses.trusted.size > 0;
   const limiter = new ClientRateLimiter(config.clientFrames.maxPerWindow, config.clientFrames.windowSeconds * 1000);
+  // Envelope connections speak the command protocol; raw ones never have a frame parsed.
+  const commands = config.commands.enabled ? new CommandIntake(config.commands, hub.commands, limiter, stats) : undefined;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   stats.capacity = capacity;
@@ -88,10 +92,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   /** Herald is push-only: a client may send a few frames of any kind per window, then it is cut off. */
-  const countFrame = (ws: Connection) => {
-    if (limiter.allow(ws)) return;
+  const flood = (ws: Connection) => {
     stats.clientFloodCloses++;
     ws.end(CloseCode.CLIENT_FLOOD, 'too many client messages');
+  };
+  const countFrame = (ws: Connection) => {
+    if (!limiter.allow(ws)) flood(ws);
   };
 
   /** A bug in a connection's handler closes that connection (1011) and leaves the others alone. */
@@ -134,7 +140,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!decision.ok) return refuseWith(res, decision.refusal, ip);
     const { topics, session, token, protocol } = decision.admitted;
     if (!auth) {
-      const data = topics.length === 0 && !session && !carried ? NOTHING_TO_CARRY : { topics, session, ...carried };
+      // uWS copies every property onto the socket, so only what the connection carries is set.
+      const data = topics.length === 0 && !session && !carried ? NOTHING_TO_CARRY : { ...(topics.length > 0 ? { topics } : {}), ...(session ? { session } : {}), ...carried };
       stats.upgradesAccepted++;
       return answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
     }
@@ -145,7 +152,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
           const late = checkLoad(load());
           if (late) return refuseWith(res, late, ip);
           stats.upgradesAccepted++;
-          answerUpgrade<ConnectionData>(res, { topics: allTopics, sub: identity.sub, exp: identity.exp, session, ...carried }, facts.key, protocol, extensions, context);
+          const data: ConnectionData = { topics: allTopics, sub: identity.sub, exp: identity.exp, ...(session ? { session } : {}), ...carried };
+          // Later subscribe commands are checked against the claim; only connections that can send them keep it.
+          if (session && commands && identity.topics !== undefined) data.claims = internClaims(identity.topics);
+          answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
         }),
       refuse: (status, reason, label) => refuseWith(res, { status, reason, label }, ip),
     });
@@ -174,11 +184,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
         for (const topic of topics) ws.subscribe(topic);
       }
     }),
-    message: guardWs('message', (ws, message) => {
-      // Herald is push-only: client messages are ignored, but oversized frames and floods are cut off.
-      if (message.byteLength > config.clientFrames.maxBytes) {
+    message: guardWs('message', (ws, message, isBinary) => {
+      // Raw clients are push-only: their frames are ignored, but oversized frames and floods are cut off.
+      // Envelope clients' frames are commands, each answered, within a command budget.
+      const session = commands ? ws.getUserData().session : undefined;
+      if (message.byteLength > (session ? config.commands.maxBytes : config.clientFrames.maxBytes)) {
         stats.oversizedFrameCloses++;
         ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame too large');
+      } else if (session) {
+        if (!commands!.receive(ws, message, isBinary)) flood(ws);
       } else countFrame(ws);
     }),
     // Control frames count too. uWS has already answered a ping with a pong when this runs,
@@ -196,7 +210,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (code === 1006 && message.byteLength > 0 && Buffer.from(message).toString().includes('too big')) stats.oversizedFrameCloses++;
     }),
     // The broker only needs to deliver a topic here while some local connection holds it (raw, envelope or recovering).
-    subscription: (_ws, topicBytes, newCount, oldCount) => hub.interest.onSubscription(Buffer.from(topicBytes).toString('latin1'), newCount, oldCount),
+    // Presence counts come from the same callback, which uWS also calls for each topic of a closing socket.
+    subscription: (ws, topicBytes, newCount, oldCount) => hub.onSubscription(ws, Buffer.from(topicBytes).toString('latin1'), newCount, oldCount),
   });
 
   // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.

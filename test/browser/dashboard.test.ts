@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, findChromium, HEADLESS_ARGS } from '../helpers/chromium';
+import { CHROMIUM, findChromium, launchChromium } from '../helpers/chromium';
 import { HeraldProcess } from '../helpers/herald-process';
 import { closeAll, connectMany } from '../helpers/ws-clients';
 
@@ -18,15 +17,7 @@ describe('dashboard', () => {
     const executablePath = findChromium();
     if (!executablePath) return t.skip(`no chromium at ${CHROMIUM} and it could not be installed (apt-get install chromium)`);
 
-    // A fresh profile per run; playwright passes it as --user-data-dir.
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      timeout: 30_000,
-      executablePath,
-      headless: true,
-      viewport: { width: 1200, height: 720 },
-      args: HEADLESS_ARGS,
-    });
+    const { browser, close } = await launchChromium(executablePath);
     const herald = new HeraldProcess({ env: { HERALD_WORKERS: '2' } });
     let clients: Awaited<ReturnType<typeof connectMany>> = [];
     let publisher: NodeJS.Timeout | undefined;
@@ -72,8 +63,7 @@ describe('dashboard', () => {
     } finally {
       clearInterval(publisher);
       closeAll(clients);
-      await browser.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      await close();
       if (herald.child) await herald.stop();
     }
   });

@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -14,3 +17,17 @@ export function findChromium(): string | undefined {
 
 /** Flags for a quiet headless run that fetches nothing on its own. */
 export const HEADLESS_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Headless Chromium with a fresh profile; close() also removes the profile. */
+export async function launchChromium(executablePath: string, viewport = { width: 1200, height: 720 }): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  // playwright passes the profile as --user-data-dir.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, { timeout: 30_000, executablePath, headless: true, viewport, args: HEADLESS_ARGS });
+  return {
+    browser,
+    close: async () => {
+      await browser.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

@@ -79,6 +79,23 @@ export class HeraldProcess {
     });
   }
 
+  /**
+   * POST /publish until herald takes the message (503 while the broker is down, or a
+   * connection reset); resolves with its seq. A retry may publish twice: callers
+   * check seqs, which stay contiguous either way.
+   */
+  async publishSeq(topic: string, payload: string, apiKey?: string, timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      const res = await this.publish(topic, payload, apiKey).catch((err: Error) => void (last = err.message));
+      if (res?.status === 202) return ((await res.json()) as { seq: number }).seq;
+      if (res) last = `HTTP ${res.status}: ${await res.text()}`;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`publish to ${topic} not taken within ${timeoutMs} ms (${last}); herald exit code ${this.child.exitCode}: ${this.output.slice(-3000)}`);
+  }
+
   /** Sends a signal and waits for the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill(signal);

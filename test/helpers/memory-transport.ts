@@ -4,10 +4,10 @@
  * moment, and the `subscription` callback fires as uWS fires it (per socket,
  * with the topic's new and old counts). It opens no socket.
  */
+import type { ClientData, ClientSocket } from '../../src/hub/client-socket';
 import type { TopicSink } from '../../src/hub/fanout';
-import type { RecoverySocket } from '../../src/hub/recovery';
 
-export class MemorySocket implements RecoverySocket {
+export class MemorySocket implements ClientSocket {
   /** Text frames received, in order. */
   readonly frames: string[] = [];
   readonly topics = new Set<string>();
@@ -15,7 +15,19 @@ export class MemorySocket implements RecoverySocket {
   /** When set, send() reports the frame dropped for backpressure (uWS returns 2). */
   full = false;
 
-  constructor(private readonly transport: MemoryTransport) {}
+  constructor(private readonly transport: MemoryTransport, readonly data: ClientData = {}) {}
+
+  getUserData(): ClientData {
+    return this.data;
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
+  getTopics(): string[] {
+    return [...this.topics];
+  }
 
   send(message: string): number {
     if (this.closedWith !== undefined) return 0;
@@ -40,11 +52,14 @@ export class MemorySocket implements RecoverySocket {
   end(code?: number): void {
     if (this.closedWith !== undefined) return;
     this.closedWith = code ?? 1000;
+    // As uWS: the socket leaves its topics, then the close handler runs.
     for (const topic of [...this.topics]) this.unsubscribe(topic);
+    if (this.data.session) this.data.session.closed = true;
+    this.transport.onClose?.(this);
   }
 
   /** The frames parsed as JSON (envelope clients). */
-  parsed(): { type: string; topic: string; seq?: number; data?: string; reason?: string; first?: number | null; count?: number }[] {
+  parsed(): { type: string; topic: string; seq?: number; data?: string; reason?: string; first?: number | null; count?: number; id?: unknown; ok?: boolean; error?: { code: string; message: string } }[] {
     return this.frames.map((f) => JSON.parse(f));
   }
 
@@ -58,10 +73,11 @@ export class MemoryTransport implements TopicSink {
   private readonly topics = new Map<string, Set<MemorySocket>>();
   /** Every publish made, to count them. */
   readonly publishes: { topic: string; message: string }[] = [];
-  onSubscription?: (topic: string, newCount: number, oldCount: number) => void;
+  onSubscription?: (topic: string, newCount: number, oldCount: number, socket: MemorySocket) => void;
+  onClose?: (socket: MemorySocket) => void;
 
-  socket(): MemorySocket {
-    return new MemorySocket(this);
+  socket(data?: ClientData): MemorySocket {
+    return new MemorySocket(this, data);
   }
 
   publish(topic: string, message: Uint8Array | string): boolean {
@@ -79,13 +95,13 @@ export class MemoryTransport implements TopicSink {
     let set = this.topics.get(topic);
     if (!set) this.topics.set(topic, (set = new Set()));
     set.add(socket);
-    this.onSubscription?.(topic, set.size, set.size - 1);
+    this.onSubscription?.(topic, set.size, set.size - 1, socket);
   }
 
   remove(socket: MemorySocket, topic: string): void {
     const set = this.topics.get(topic);
     if (!set?.delete(socket)) return;
     if (set.size === 0) this.topics.delete(topic);
-    this.onSubscription?.(topic, set.size, set.size + 1);
+    this.onSubscription?.(topic, set.size, set.size + 1, socket);
   }
 }

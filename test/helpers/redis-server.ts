@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { freePort, waitFor } from './ports';
 import { trackChild } from './children';
@@ -8,16 +10,21 @@ import { redisTlsArgs, type TlsFiles } from './tls-certs';
 /** A private redis-server on a free port, so tests never share state with each other or the machine's Redis. */
 export class RedisServer {
   private child?: ChildProcess;
+  /** With `persistent`, every write goes to an append-only file (fsync always), so a restart keeps the data. */
+  private readonly dir?: string;
 
   /**
    * extraArgs: more redis-server options (cluster mode, replicaof...); port 0 picks a free one at start;
-   * tls: serve TLS only (rediss://) with these certificate files.
+   * tls: serve TLS only (rediss://) with these certificate files; persistent: keep the data across restarts.
    */
   constructor(
     private readonly extraArgs: readonly string[] = [],
     public port = 0,
     readonly tls?: TlsFiles,
-  ) {}
+    options: { persistent?: boolean } = {},
+  ) {
+    if (options.persistent) this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-redis-'));
+  }
 
   /** Started and not exited. */
   get running(): boolean {
@@ -31,7 +38,8 @@ export class RedisServer {
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
     const ports = this.tls ? ['--port', '0', '--tls-port', String(this.port), ...redisTlsArgs(this.tls)] : ['--port', String(this.port)];
-    const child = spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
+    const persistence = this.dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir] : ['--appendonly', 'no'];
+    const child = spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', ...persistence, ...this.extraArgs], { stdio: 'ignore' });
     this.child = trackChild(child);
     await waitFor(`redis-server on ${this.port}`, async () => {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, tls: tlsOptions(this.tls) });
@@ -63,6 +71,12 @@ export class RedisServer {
 
   resume(): void {
     this.child?.kill('SIGCONT');
+  }
+
+  /** Stops the server and removes its files. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   client(): Redis {

@@ -80,8 +80,12 @@ export class ScriptedBroker implements Broker {
     for (const resolve of held) resolve();
   }
 
+  /** When set, subscribe() never confirms (a broker that is down). */
+  holdSubscribe = false;
+
   async subscribe(topic: string): Promise<void> {
     this.subscribed.add(topic);
+    if (this.holdSubscribe) await new Promise<void>(() => {});
   }
 
   async unsubscribe(topic: string): Promise<void> {
