@@ -625,6 +625,10 @@ function crossCheckRedis({ redis }: HeraldConfig): void {
 /** Rules that span several keys, which convict's per-key validators cannot see. */
 function crossCheck(config: HeraldConfig): void {
   crossCheckRedis(config);
+  if (config.broker === 'redis' && config.redis.mode === 'cluster' && config.presence.topics.length > 0) {
+    // The per-herald presence hashes and their heartbeat set are written together; on a cluster they would span slots.
+    throw new ConfigError('presence.topics: presence counts are shared through Redis, which herald does not support on a Redis Cluster yet (redis.mode "cluster"); use standalone or Sentinel mode, or leave presence.topics empty');
+  }
   if (!isLoopback(config.admin.host) && config.admin.apiKey === '') {
     throw new ConfigError(
       `admin.host: ${config.admin.host} is not a loopback address, so admin.apiKey (HERALD_API_KEY) must be set`,

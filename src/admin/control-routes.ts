@@ -33,7 +33,7 @@ export function controlRoutes(deps: ControlRouteDeps, authorized: (req: http.Inc
       await publisher.publish(CONTROL_TOPIC, encodeControl(message));
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
-      return sendJson(res, 503, { error: `not sent: ${err.message}`, maybeSent: err.maybePublished });
+      return sendJson(res, 503, { error: `not sent: ${err.message}`, maybePublished: err.maybePublished });
     }
     sendJson(res, 202, answer);
   };
