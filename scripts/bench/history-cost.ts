@@ -9,10 +9,10 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { HeraldProcess } from '../../test/helpers/herald-process';
-import { waitFor } from '../../test/helpers/ports';
-import { RedisServer } from '../../test/helpers/redis-server';
-import { closeAll, connectMany, type Client } from '../../test/helpers/ws-clients';
+import { HeraldProcess } from '../harness/herald-process';
+import { waitFor } from '../harness/ports';
+import { RedisServer } from '../harness/redis-server';
+import { closeAll, connectMany, type Client } from '../harness/ws-clients';
 
 const TICK_MS = 1000 / 100; // USER_HZ
 

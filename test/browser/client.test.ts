@@ -10,8 +10,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CHROMIUM, findChromium, launchChromium } from '../helpers/chromium';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
 import { makeTestKeys } from '../helpers/tokens';
 
 const ESM = path.join(__dirname, '..', '..', 'pkg', 'esm');

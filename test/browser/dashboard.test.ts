@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CHROMIUM, findChromium, launchChromium } from '../helpers/chromium';
-import { HeraldProcess } from '../helpers/herald-process';
-import { closeAll, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { closeAll, connectMany } from '../../scripts/harness/ws-clients';
 
 // The README's picture is refreshed only on request, so a test run leaves the work tree clean.
 const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOT

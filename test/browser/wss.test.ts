@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
-import { makeCertificate } from '../helpers/certificates';
+import { makeCertificate } from '../../scripts/harness/tls-certs';
 import { CHROMIUM, findChromium, HEADLESS_ARGS } from '../helpers/chromium';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
 
 /** Chromium trusts exactly this self-signed certificate: its public key's SHA-256, as --ignore-certificate-errors-spki-list wants it. */
 function spkiHash(pem: Buffer): string {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Broker, BrokerMessage, BrokerState } from '../../src/broker/broker';
 import type { HistoryRule } from '../../src/broker/history-rules';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 
 export interface BrokerPair {
   /** The publishing side (herald's primary). */

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { after, before, describe, it } from 'node:test';
 import { FUZZ_SEED, Rng } from '../helpers/fuzz';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { RawWs, type FrameSpec } from '../helpers/raw-ws';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 /**
  * Every client frame header combination after an upgrade (opcode, FIN, RSV bits, length

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FUZZ_SEED, httpRequest, malformedHttp, Rng } from '../helpers/fuzz';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
 import { rawExchange, type RawAnswer, type RawOptions } from '../helpers/raw-http';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 /**
  * Thousands of generated requests against both HTTP servers of one herald. Each must be

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connect, type Client } from '../../scripts/harness/ws-clients';
 
 const TIMEOUT_MS = 500;
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
-import { closeAll, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { closeAll, connectMany } from '../../scripts/harness/ws-clients';
 
 describe('a second herald on the same port', () => {
   it('exits 1 naming the port, and the first keeps every client', { timeout: 60_000 }, async () => {

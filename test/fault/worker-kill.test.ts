@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { closeAll, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { closeAll, connectMany } from '../../scripts/harness/ws-clients';
 
 describe('a worker killed (SIGKILL)', () => {
   it('drops only its own clients (1006), the others keep receiving, /health says which worker is down until the respawn', { timeout: 60_000 }, async () => {

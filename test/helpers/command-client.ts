@@ -1,6 +1,6 @@
 import type { ServerFrame } from '../../src/protocol/wire';
-import { waitFor } from './ports';
-import { connect, type Client } from './ws-clients';
+import { waitFor } from '../../scripts/harness/ports';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 type Reply = Extract<ServerFrame, { type: 'reply' }> & { error?: { code: string; message: string; retryAfterMs?: number } };
 

@@ -1,4 +1,4 @@
-import { connect, type Client } from './ws-clients';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 /** One frame of the envelope format, parsed. */
 export interface EnvelopeFrame {

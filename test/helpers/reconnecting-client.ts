@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type WebSocket from 'ws';
-import { connect, type Client } from './ws-clients';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 /**
  * A client that reconnects at once (with a little jitter) when told to (close code 4000),

@@ -4,7 +4,7 @@ import { RedisBroker } from '../../src/broker/redis/redis-broker';
 import type { RedisEndpoint } from '../../src/broker/redis/redis-connections';
 import { createLogger } from '../../src/logger';
 import type { BrokerPair } from '../contract/broker-contract';
-import { waitFor } from './ports';
+import { waitFor } from '../../scripts/harness/ports';
 
 export const PREFIX = 'herald:';
 const log = createLogger('silent', 'script');

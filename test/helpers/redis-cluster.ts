@@ -6,10 +6,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { keySlot } from '../../src/broker/redis/key-slot';
-import { removeTempDir, trackTempDir } from './children';
-import { freePort, waitFor } from './ports';
-import { askNode, RedisServer, tlsOptions } from './redis-server';
-import type { TlsFiles } from './tls-certs';
+import { removeTempDir, trackTempDir } from '../../scripts/harness/children';
+import { freePort, waitFor } from '../../scripts/harness/ports';
+import { askNode, RedisServer, tlsOptions } from '../../scripts/harness/redis-server';
+import type { TlsFiles } from '../../scripts/harness/tls-certs';
 
 const run = promisify(execFile);
 

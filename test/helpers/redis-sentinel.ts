@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { removeTempDir, trackChild, trackTempDir } from './children';
-import { freePort, waitFor } from './ports';
-import { askNode, nodeClient, RedisServer } from './redis-server';
-import { redisTlsArgs, type TlsFiles } from './tls-certs';
+import { removeTempDir, trackChild, trackTempDir } from '../../scripts/harness/children';
+import { freePort, waitFor } from '../../scripts/harness/ports';
+import { askNode, nodeClient, RedisServer } from '../../scripts/harness/redis-server';
+import { redisTlsArgs, type TlsFiles } from '../../scripts/harness/tls-certs';
 
 
 /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
 import { makeTestKeys, type TestKeys } from '../helpers/tokens';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { closeAll, connect, type Client } from '../../scripts/harness/ws-clients';
 
 type Refused = Error & { status: number; body: string };
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
 import { rawExchange } from '../helpers/raw-http';
 import { encodeFrame, RawWs } from '../helpers/raw-ws';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 const upgradeRequest = (target: string, headers: Record<string, string | undefined>, method = 'GET') =>
   `${method} ${target} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)

@@ -12,13 +12,13 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
 import { keySlot } from '../../src/broker/redis/key-slot';
-import { HeraldProcess } from '../helpers/herald-process';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 import { connectEnvelope, frames, range, seqsOf } from '../helpers/envelope-client';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { RedisCluster } from '../helpers/redis-cluster';
 import { runPublishScript } from '../helpers/publish-script';
-import { askNode } from '../helpers/redis-server';
-import { closeAll, connect, connectEach, type Client } from '../helpers/ws-clients';
+import { askNode } from '../../scripts/harness/redis-server';
+import { closeAll, connect, connectEach, type Client } from '../../scripts/harness/ws-clients';
 
 const run = promisify(execFile);
 const HISTORY = 'user:*=1000/600,news=1000/600';

@@ -12,13 +12,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 import { connectEnvelope, frames, seqsOf, type EnvelopeFrame } from '../helpers/envelope-client';
-import { sleep, waitFor } from '../helpers/ports';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { RedisSentinels } from '../helpers/redis-sentinel';
 import { runPublishScript } from '../helpers/publish-script';
-import { askNode, fcallPublish, nodeClient } from '../helpers/redis-server';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { askNode, fcallPublish, nodeClient } from '../../scripts/harness/redis-server';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 const TOPIC = 'feed';
 

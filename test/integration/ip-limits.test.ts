@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect, type Client } from '../../scripts/harness/ws-clients';
 
 type Refused = Error & { status?: number; body?: string };
 const from = (localAddress: string) => ({ localAddress }) as never;

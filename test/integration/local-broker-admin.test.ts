@@ -3,10 +3,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
-import { closeAll, connect, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connect, connectMany } from '../../scripts/harness/ws-clients';
 
 const run = promisify(execFile);
 const PUBLISH_SCRIPT = path.join(__dirname, '..', '..', '..', 'scripts', 'publish');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { closeAll, connect, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect, connectMany } from '../../scripts/harness/ws-clients';
 
 /** Sample lines of one metric: [labels text, value]. */
 function samples(text: string, name: string): [string, number][] {

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CommandClient } from '../helpers/command-client';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
 import { makeTestKeys, type TestKeys } from '../helpers/tokens';
-import { connect, type Client } from '../helpers/ws-clients';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 const API_KEY = 'presence-key';
 

@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate } from '../helpers/certificates';
-import { trackChild } from '../helpers/children';
-import { HeraldProcess } from '../helpers/herald-process';
-import { freePort, waitFor } from '../helpers/ports';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { makeCertificate } from '../../scripts/harness/tls-certs';
+import { trackChild } from '../../scripts/harness/children';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { freePort, waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect, type Client } from '../../scripts/harness/ws-clients';
 
 const FRAGMENT = path.join(__dirname, '..', '..', '..', 'scripts', 'proxy', 'haproxy-herald.cfg');
 

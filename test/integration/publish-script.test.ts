@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { freePort } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { freePort } from '../../scripts/harness/ports';
 import { runPublishScript as publish } from '../helpers/publish-script';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../scripts/harness/redis-server';
 
 describe('scripts/publish says where it published, why there, and whether history sequenced it', () => {
   let redis: RedisServer;

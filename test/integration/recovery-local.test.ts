@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectEnvelope, frames, range, seqsOf } from '../helpers/envelope-client';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { closeAll } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { closeAll } from '../../scripts/harness/ws-clients';
 
 describe('recovery with the local broker', () => {
   let herald: HeraldProcess;

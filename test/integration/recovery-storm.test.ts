@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { HeraldProcess } from '../helpers/herald-process';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 import { frames, range, seqsOf } from '../helpers/envelope-client';
-import { waitFor } from '../helpers/ports';
-import { commandCalls, fcallPublish, RedisServer } from '../helpers/redis-server';
-import { closeAll, connectMany } from '../helpers/ws-clients';
+import { waitFor } from '../../scripts/harness/ports';
+import { commandCalls, fcallPublish, RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connectMany } from '../../scripts/harness/ws-clients';
 
 describe('reconnect storm', () => {
   const redis = new RedisServer();

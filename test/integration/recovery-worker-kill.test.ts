@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { HeraldProcess } from '../helpers/herald-process';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 import { range, type EnvelopeFrame } from '../helpers/envelope-client';
-import { sleep, waitFor } from '../helpers/ports';
-import { fcallPublish, RedisServer } from '../helpers/redis-server';
-import { connect, type Client } from '../helpers/ws-clients';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { fcallPublish, RedisServer } from '../../scripts/harness/redis-server';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 /** A client that, like the documented browser snippet, reconnects with since=<topic>:<last seq> whenever it is dropped. */
 class ResumingClient {

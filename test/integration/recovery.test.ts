@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { HeraldProcess } from '../helpers/herald-process';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 import { connectEnvelope, frames, range, seqsOf } from '../helpers/envelope-client';
-import { sleep, waitFor } from '../helpers/ports';
-import { fcallPublish, RedisServer } from '../helpers/redis-server';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { fcallPublish, RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 
 describe('history and recovery after reconnect', () => {

@@ -4,9 +4,9 @@ import type Redis from 'ioredis';
 import { BrokerUnavailableError } from '../../src/broker/broker';
 import type { HistoryRule } from '../../src/broker/history-rules';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { PREFIX, redisBrokerPair } from '../helpers/redis-broker-pair';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../scripts/harness/redis-server';
 
 const redisPair = (url: string, rules: HistoryRule[], raw: Redis) =>
   redisBrokerPair({ url, commandTimeoutMs: 1000 }, rules, async (topic, payload) => void (await raw.publish(PREFIX + topic, payload)));

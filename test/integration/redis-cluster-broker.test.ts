@@ -5,10 +5,10 @@ import { BrokerUnavailableError } from '../../src/broker/broker';
 import { keySlot } from '../../src/broker/redis/key-slot';
 import { seqChannel } from '../../src/broker/redis/redis-names';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { pairOpener, PREFIX } from '../helpers/redis-broker-pair';
 import { RedisCluster } from '../helpers/redis-cluster';
-import { askNode, nodeClient } from '../helpers/redis-server';
+import { askNode, nodeClient } from '../../scripts/harness/redis-server';
 
 describe('redis broker on a cluster (sharded pub/sub)', { timeout: 120_000 }, () => {
   const cluster = new RedisCluster();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { freePort, waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
-import { closeAll, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { freePort, waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connectMany } from '../../scripts/harness/ws-clients';
 
 describe('Redis unreachable at start', () => {
   it('starts anyway, reports the outage, and delivers once Redis appears', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { commandCalls, RedisServer } from '../helpers/redis-server';
-import { closeAll, connect, connectEach, connectMany, type Client } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { commandCalls, RedisServer } from '../../scripts/harness/redis-server';
+import { closeAll, connect, connectEach, connectMany, type Client } from '../../scripts/harness/ws-clients';
 
 describe('fan-out through Redis', () => {
   const redis = new RedisServer();

@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
 import { BrokerUnavailableError } from '../../src/broker/broker';
 import { brokerContract, CONTRACT_RULES } from '../contract/broker-contract';
-import { sleep, waitFor } from '../helpers/ports';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { pairOpener, PREFIX } from '../helpers/redis-broker-pair';
 import { RedisSentinels } from '../helpers/redis-sentinel';
-import { askNode } from '../helpers/redis-server';
+import { askNode } from '../../scripts/harness/redis-server';
 
 describe('redis broker behind Sentinel', { timeout: 120_000 }, () => {
   const sentinels = new RedisSentinels();

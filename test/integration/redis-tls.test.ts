@@ -3,12 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { BrokerUnavailableError } from '../../src/broker/broker';
 import { redisEndpoint, type RedisEndpoint } from '../../src/broker/redis/redis-connections';
 import { CONTRACT_RULES } from '../contract/broker-contract';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { redisBrokerPair } from '../helpers/redis-broker-pair';
 import { RedisCluster } from '../helpers/redis-cluster';
 import { RedisSentinels } from '../helpers/redis-sentinel';
-import { RedisServer } from '../helpers/redis-server';
-import { makeTlsFiles, removeTlsFiles, type TlsFiles } from '../helpers/tls-certs';
+import { RedisServer } from '../../scripts/harness/redis-server';
+import { makeTlsFiles, removeTlsFiles, type TlsFiles } from '../../scripts/harness/tls-certs';
 
 /** Publishes with and without history through a broker pair on the endpoint and reads the history back. */
 async function roundTrip(endpoint: RedisEndpoint): Promise<void> {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { closeAll, connect } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect } from '../../scripts/harness/ws-clients';
 
 /** A WebSocket client that completes the handshake and then never reads: the slowest consumer. */
 function unresponsiveClient(port: number): Promise<net.Socket> {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate } from '../helpers/certificates';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { connect, type Client } from '../helpers/ws-clients';
+import { makeCertificate } from '../../scripts/harness/tls-certs';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { connect, type Client } from '../../scripts/harness/ws-clients';
 
 describe('native TLS (wss://)', () => {
   const cert = makeCertificate();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { rawExchange } from '../helpers/raw-http';
-import { closeAll, connect, connectMany } from '../helpers/ws-clients';
+import { closeAll, connect, connectMany } from '../../scripts/harness/ws-clients';
 
 type Line = Record<string, unknown> & { level: number; msg: string };
 const lines = (output: string): Line[] => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);

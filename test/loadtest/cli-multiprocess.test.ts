@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../scripts/harness/redis-server';
 import { startFixture } from './uws-fixture';
 import type { LoadResult } from '../../scripts/loadtest/result';
 

@@ -10,9 +10,9 @@ import { nowUs } from '../../scripts/loadtest/client-stats';
 import { LoadTest } from '../../scripts/loadtest/coordinator';
 import { DEFAULTS, expandSourceIps } from '../../scripts/loadtest/options';
 import type { LoadResult } from '../../scripts/loadtest/result';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
 
 const CLI = path.join(__dirname, '..', '..', 'scripts', 'loadtest.js');
 

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseLoadArgs, parseTarget } from '../../scripts/loadtest/options';
 import type { LoadResult } from '../../scripts/loadtest/result';
-import { makeCertificate } from '../helpers/certificates';
-import { HeraldProcess } from '../helpers/herald-process';
+import { makeCertificate } from '../../scripts/harness/tls-certs';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
 
 const CLI = path.join(__dirname, '..', '..', 'scripts', 'loadtest.js');
 

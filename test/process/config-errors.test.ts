@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { HeraldProcess, PRIMARY } from '../helpers/herald-process';
+import { HeraldProcess, PRIMARY } from '../../scripts/harness/herald-process';
 
 function runPrimary(env: Record<string, string>) {
   const result = spawnSync(process.execPath, [PRIMARY], { env: { ...process.env, NODE_ENV: 'test', HERALD_PORT: '0', ...env }, encoding: 'utf8', timeout: 10_000 });

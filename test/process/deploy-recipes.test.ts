@@ -6,9 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CONFIG_DIR, describeSchema } from '../../src/config';
-import { trackChild } from '../helpers/children';
-import { freePort, waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
+import { trackChild } from '../../scripts/harness/children';
+import { freePort, waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
 
 const run = promisify(execFile);
 const REPO = path.join(__dirname, '..', '..', '..');

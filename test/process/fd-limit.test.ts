@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
-import { closeAll, connect, type Client } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect, type Client } from '../../scripts/harness/ws-clients';
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {

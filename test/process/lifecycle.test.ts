@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { closeAll, connect, connectMany } from '../helpers/ws-clients';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { closeAll, connect, connectMany } from '../../scripts/harness/ws-clients';
 
 describe('process lifecycle', () => {
   it('SIGTERM closes every client with 1001 and exits 0', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldProcess } from '../helpers/herald-process';
-import { waitFor } from '../helpers/ports';
-import { RedisServer } from '../helpers/redis-server';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { waitFor } from '../../scripts/harness/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
 import { ReconnectingClient } from '../helpers/reconnecting-client';
 
 /** Log lines at warn (40) or above. */

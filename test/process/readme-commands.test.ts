@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { trackChild } from '../helpers/children';
+import { trackChild } from '../../scripts/harness/children';
 import { readmeBlocks, SKIPPED_LINES } from '../readme/readme-blocks';
 import type { CommandResult } from '../readme/readme-runner';
 

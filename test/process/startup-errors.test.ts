@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PRIMARY } from '../helpers/herald-process';
+import { PRIMARY } from '../../scripts/harness/herald-process';
 
 /** Runs the primary to completion; these configurations must stop it at once. */
 function runPrimary(env: Record<string, string>) {

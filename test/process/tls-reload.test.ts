@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { makeCertificate, type TestCertificate } from '../helpers/certificates';
-import { HeraldProcess } from '../helpers/herald-process';
-import { sleep, waitFor } from '../helpers/ports';
+import { makeCertificate, type TestCertificate } from '../../scripts/harness/tls-certs';
+import { HeraldProcess } from '../../scripts/harness/herald-process';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { ReconnectingClient } from '../helpers/reconnecting-client';
-import { connect } from '../helpers/ws-clients';
+import { connect } from '../../scripts/harness/ws-clients';
 
 /** Puts `next`'s files at `current`'s paths, each by an atomic rename, as a certificate renewal should. */
 function renew(current: TestCertificate, next: TestCertificate): void {

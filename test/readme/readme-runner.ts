@@ -9,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RedisServer } from '../helpers/redis-server';
-import { sleep, waitFor } from '../helpers/ports';
+import { RedisServer } from '../../scripts/harness/redis-server';
+import { sleep, waitFor } from '../../scripts/harness/ports';
 import { backgrounded, expectedOutput, readmeBlocks, ruleFor, startsHerald, type Block, type Command } from './readme-blocks';
 
 const REPO = path.join(__dirname, '..', '..', '..');

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Backoff } from '../../src/client/backoff';
 import { HeraldClient } from '../../src/client/herald-client';
 import type { WebSocketLike } from '../../src/client/types';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 
 /** A WebSocket whose server side the test plays. */
 class FakeSocket implements WebSocketLike {

@@ -15,7 +15,7 @@ import { CloseCode } from '../../src/protocol/close-codes';
 import type { Command } from '../../src/protocol/wire';
 import { encodeControl, CONTROL_TOPIC } from '../../src/protocol/control';
 import { MemoryTransport, type MemorySocket } from '../helpers/memory-transport';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { ScriptedBroker } from '../helpers/scripted-broker';
 
 const log = createLogger('silent', 'script');

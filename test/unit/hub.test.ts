@@ -11,7 +11,7 @@ import { newWorkerStats } from '../../src/metrics/worker-stats';
 import { CloseCode } from '../../src/protocol/close-codes';
 import type { EnvelopeSession } from '../../src/protocol/recovery-query';
 import { MemoryTransport, type MemorySocket } from '../helpers/memory-transport';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 import { ScriptedBroker } from '../helpers/scripted-broker';
 
 const log = createLogger('silent', 'script');

@@ -7,7 +7,7 @@ import { PresenceService } from '../../src/presence/presence-service';
 import { PresenceTable } from '../../src/presence/presence-table';
 import { TopicPatterns } from '../../src/protocol/topic-patterns';
 import { CommandBudget } from '../../src/transport/command-budget';
-import { waitFor } from '../helpers/ports';
+import { waitFor } from '../../scripts/harness/ports';
 
 const log = createLogger('silent', 'script');
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config';
 import { describeCertificate } from '../../src/tls-files';
-import { makeCertificate } from '../helpers/certificates';
+import { makeCertificate } from '../../scripts/harness/tls-certs';
 
 describe('TLS and proxy settings', () => {
   const good = makeCertificate();

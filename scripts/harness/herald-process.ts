@@ -26,7 +26,7 @@ export class HeraldProcess {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
-  /** wss:// on the name the test certificates are made for (test/helpers/certificates.ts). */
+  /** wss:// on the name the test certificates are made for (scripts/harness/tls-certs.ts). */
   get wssUrl(): string {
     return `wss://localhost:${this.port}/ws`;
   }
