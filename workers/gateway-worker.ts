@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const sweep = new SlowConsumerSweep(registry, config.slowConsumer, stats, log.child({ component: 'slow-consumers' }));
   shutdown.add('slow-consumer sweep', () => sweep.stop());
 
-  const auth = await ConnectionAuth.create(config, stats, log.child({ component: 'auth' }));
+  const auth = ConnectionAuth.create(config, stats);
   if (auth) shutdown.add('token expiry sweeper', () => auth.stop());
 
   const brokerLog = log.child({ component: 'broker' });

@@ -10,7 +10,7 @@ import type { ConnectionTopics } from './connection-topics';
 
 /** Token checks for commands; absent when auth is off. */
 export interface TokenAuthority {
-  verify(token: string): Promise<VerifyResult>;
+  verify(token: string): VerifyResult | Promise<VerifyResult>;
   /** The connection's token was replaced by `identity` (same sub): move its expiry, keep its claims. */
   refreshed(ws: ClientSocket, identity: Identity): void;
 }

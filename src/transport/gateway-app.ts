@@ -145,20 +145,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
       stats.upgradesAccepted++;
       return answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
     }
-    auth.upgrade(res, token, topics, {
-      accept: (identity, allTopics) =>
-        guard(res, () => {
-          // The token check took a while: the worker may have filled up or begun to drain.
-          const late = checkLoad(load());
-          if (late) return refuseWith(res, late, ip);
-          stats.upgradesAccepted++;
-          const data: ConnectionData = { topics: allTopics, sub: identity.sub, exp: identity.exp, ...(session ? { session } : {}), ...carried };
-          // Later subscribe commands are checked against the claim; only connections that can send them keep it.
-          if (session && commands && identity.topics !== undefined) data.claims = internClaims(identity.topics);
-          answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
-        }),
-      refuse: (status, reason, label) => refuseWith(res, { status, reason, label }, ip),
-    });
+    const checked = auth.check(token, topics);
+    if (!checked.ok) return refuseWith(res, { status: checked.status, reason: checked.reason, label: checked.label }, ip);
+    const { identity } = checked;
+    stats.upgradesAccepted++;
+    const data: ConnectionData = { topics: checked.topics, sub: identity.sub, exp: identity.exp, ...(session ? { session } : {}), ...carried };
+    // Later subscribe commands are checked against the claim; only connections that can send them keep it.
+    if (session && commands && identity.topics !== undefined) data.claims = internClaims(identity.topics);
+    answerUpgrade<ConnectionData>(res, data, facts.key, protocol, extensions, context);
   };
 
   app.ws<ConnectionData>('/ws', {
