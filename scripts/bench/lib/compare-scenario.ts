@@ -111,15 +111,16 @@ export function clientPerProcess(n: number): number {
 }
 
 /**
- * Source addresses 127.0.B.2, 127.0.B.3, ... for run number `block`: each run
- * gets its own /24, because the previous run's closed connections sit in
- * TIME_WAIT for a minute and would make the same addresses' port search slow.
+ * Source addresses for run number `block`: 127.B.H.2 ... 127.B.H.251 for
+ * H = 0, 1, ... as N needs. Each run gets its own /16, because the previous
+ * run's closed connections sit in TIME_WAIT for a minute and would make the
+ * same addresses' port search slow. 127.0.0.0/16 (the servers) is never used.
  */
 export function sourceIpsFor(n: number, block: number): string[] {
   const k = Math.ceil(n / CONNECTIONS_PER_SOURCE_IP);
-  if (k > 252) throw new Error(`N=${n} needs more than one /24 of source addresses`);
+  if (k > 250 * 256) throw new Error(`N=${n} needs more than one /16 of source addresses`);
   const b = 1 + (block % 250);
-  return Array.from({ length: k }, (_, i) => `127.0.${b}.${2 + i}`);
+  return Array.from({ length: k }, (_, i) => `127.${b}.${Math.floor(i / 250)}.${2 + (i % 250)}`);
 }
 
 function median(xs: number[]): number | null {

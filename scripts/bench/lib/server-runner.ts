@@ -51,13 +51,22 @@ function deathWatch(child: ChildProcess): () => string | null {
   return () => how;
 }
 
-export async function startServer(name: ServerName, processes: number, redisUrl: string): Promise<RunningServer> {
-  return name === 'herald' || name === 'herald-local'
-    ? startHerald(name, processes, redisUrl)
-    : startPeer(name, processes, redisUrl);
+/**
+ * Liveness for the servers that have it (herald and bare uWS): idle timeout in
+ * seconds with automatic pings, 0 for none. Unset: each as it ships (herald
+ * 120 s with pings, the bare uWS peer none, like the ws and Netty peers).
+ */
+export interface ServerOptions {
+  idleTimeoutS?: number;
 }
 
-async function startHerald(name: 'herald' | 'herald-local', workers: number, redisUrl: string): Promise<RunningServer> {
+export async function startServer(name: ServerName, processes: number, redisUrl: string, o: ServerOptions = {}): Promise<RunningServer> {
+  return name === 'herald' || name === 'herald-local'
+    ? startHerald(name, processes, redisUrl, o)
+    : startPeer(name, processes, redisUrl, o);
+}
+
+async function startHerald(name: 'herald' | 'herald-local', workers: number, redisUrl: string, o: ServerOptions): Promise<RunningServer> {
   const [port, admin] = [await freePort(), await freePort()];
   const child = spawnGroup(process.execPath, [HERALD_PRIMARY], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -70,14 +79,15 @@ async function startHerald(name: 'herald' | 'herald-local', workers: number, red
       HERALD_BROKER: name === 'herald' ? 'redis' : 'local',
       HERALD_REDIS_URL: redisUrl,
       HERALD_LOG_LEVEL: 'warn',
-      // Herald as shipped keeps its idle timeout and pings (120 s): they never
-      // fire inside a run, so they cost only their per-socket timer state.
+      ...(o.idleTimeoutS === undefined ? {} : { HERALD_IDLE_TIMEOUT: String(o.idleTimeoutS), HERALD_SEND_PINGS: String(o.idleTimeoutS > 0) }),
     },
   });
   const tail = stderrTail(child);
   const died = deathWatch(child);
   const base = `http://${HOST}:${admin}`;
-  const until = Date.now() + 30_000;
+  // Starting a Node process costs ~0.3 CPU s: 60 workers on 2 cores need more than 30 s.
+  const readyS = 30 + workers;
+  const until = Date.now() + readyS * 1000;
   let pids: number[] = [];
   for (;;) {
     const stats = await fetch(`${base}/stats`).then(
@@ -91,7 +101,7 @@ async function startHerald(name: 'herald' | 'herald-local', workers: number, red
     }
     if (died() || Date.now() > until) {
       await stopGroup(child);
-      throw new Error(`${name} not healthy within 30 s (${died() ?? 'timeout'}): ${tail().slice(-500)}`);
+      throw new Error(`${name} not healthy within ${readyS} s (${died() ?? 'timeout'}): ${tail().slice(-500)}`);
     }
     await sleep(100);
   }
@@ -107,11 +117,13 @@ async function startHerald(name: 'herald' | 'herald-local', workers: number, red
   };
 }
 
-async function startPeer(name: ServerName, processes: number, redisUrl: string): Promise<RunningServer> {
+async function startPeer(name: ServerName, processes: number, redisUrl: string, o: ServerOptions): Promise<RunningServer> {
   const spec = PEERS[name];
   if (!spec) throw new Error(`unknown server ${name}`);
+  if (o.idleTimeoutS !== undefined && name !== 'uws-bare') throw new Error(`${name}: no liveness setting (only herald and uws-bare have one)`);
   const port = await freePort();
-  const child = spawnGroup(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST], {
+  const liveness = o.idleTimeoutS === undefined ? [] : ['--idle-timeout', String(o.idleTimeoutS)];
+  const child = spawnGroup(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST, ...liveness], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail = stderrTail(child);

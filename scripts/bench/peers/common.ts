@@ -19,6 +19,8 @@ export interface PeerOptions {
   host: string;
   redis: string;
   processes: number;
+  /** uws-bare only: idle timeout in seconds with automatic pings; 0 = none */
+  idleTimeout: number;
 }
 
 const PEER_USAGE = `usage: node dist/scripts/bench/peers/<peer>-server.js [--port P] [--redis URL] [--processes K] [--host H]
@@ -31,6 +33,7 @@ all of them listen; stops them all on SIGTERM/SIGINT.
   --redis URL       Redis to subscribe to (env REDIS_URL, default redis://127.0.0.1:6379)
   --processes K     server processes (env PROCESSES, default 2)
   --host H          address to listen on (env HOST, default 127.0.0.1: benchmarks use loopback only)
+  --idle-timeout S  uws-bare only: close idle connections after S seconds, pinging before (default 0: none)
   -h, --help        this text`;
 
 /**
@@ -40,13 +43,14 @@ all of them listen; stops them all on SIGTERM/SIGINT.
 export function parsePeerArgs(argv = process.argv.slice(2), env = process.env): PeerOptions {
   return parseOrExit('peer', () => {
     const { values: v } = parseCli(argv, {
-      port: { type: 'string' }, redis: { type: 'string' }, processes: { type: 'string' }, host: { type: 'string' },
+      port: { type: 'string' }, redis: { type: 'string' }, processes: { type: 'string' }, host: { type: 'string' }, 'idle-timeout': { type: 'string' },
     }, PEER_USAGE);
     return {
       port: toNumber('--port', stringOption(v, 'port', env.PORT ?? '9001'), { min: 1, max: 65535, integer: true }),
       processes: toNumber('--processes', stringOption(v, 'processes', env.PROCESSES ?? '2'), { min: 1, integer: true }),
       host: stringOption(v, 'host', env.HOST ?? '127.0.0.1'),
       redis: stringOption(v, 'redis', env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
+      idleTimeout: toNumber('--idle-timeout', stringOption(v, 'idle-timeout', '0'), { min: 0, max: 960, integer: true }),
     };
   });
 }

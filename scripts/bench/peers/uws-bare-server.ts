@@ -37,9 +37,11 @@ if (!process.env.HERALD_PEER_CHILD) {
   exitWithParent();
   const app = uWS.App().ws('/ws', {
     compression: uWS.DISABLED,
-    // 0 = no idle timeout and no automatic pings: ws and Netty peers have none
-    // either, so idle connections cost the same work everywhere (none).
-    idleTimeout: 0,
+    // Default 0 = no idle timeout and no automatic pings: ws and Netty peers
+    // have none either, so idle connections cost the same work everywhere
+    // (none). bench:floor sets herald's liveness here, for equal work.
+    idleTimeout: opts.idleTimeout,
+    sendPingsAutomatically: opts.idleTimeout > 0,
     open: (ws) => {
       ws.subscribe(TOPIC);
     },

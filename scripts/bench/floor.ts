@@ -1,0 +1,303 @@
+/**
+ * `npm run bench:floor`: herald against bare uWebSockets.js (its floor), side
+ * by side in one run, with the same load client for both: the C reference
+ * client, the project's TypeScript client, or both (issue 12, part 1).
+ *
+ * For each client, each server in turn (the order swapped for the second
+ * client, so slow drift of the machine hits both alike):
+ *
+ *   fresh redis-server, the server with ceil(N / per-server-process) processes
+ *   -> settle, baseline memory
+ *   -> start the client: connect-all time (client start until N are open)
+ *   -> idle S s: server memory per connection, server CPU while idle
+ *   -> B broadcasts, each published once the previous one reached every
+ *      connection: completion time of each, server CPU per delivered message
+ *   -> stop everything
+ *
+ * Both servers get the same liveness (idle timeout and automatic pings), by
+ * default herald's shipped one, so idle CPU compares the same work. Servers,
+ * clients and redis-server start in this process's session (see
+ * lib/scheduling.ts). Writes <out-dir>/floor-<N>-<date>.{json,md}; holds the
+ * benchmark lock; kills everything it started on every way out.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
+import { createPublisher, type Publisher } from '../loadtest/publisher';
+import { runBenchmark } from './lib/bench-run';
+import { BENCH_LOCK } from './lib/bench-lock';
+import { buildCClient, CLIENT_KINDS, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
+import { machineDescription } from './lib/compare-report';
+import { sumCpuTimes, sumProcMemory } from './lib/proc-stats';
+import { sleep } from './lib/process-groups';
+import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type Scheduling } from './lib/scheduling';
+import { startRedis, startServer, type RunningRedis, type RunningServer } from './lib/server-runner';
+
+const SERVERS = ['herald', 'uws-bare'] as const;
+type Server = (typeof SERVERS)[number];
+/** herald's shipped liveness.idleTimeoutSeconds (with pings) */
+const HERALD_IDLE_TIMEOUT_S = 120;
+
+const USAGE = `usage: npm run bench:floor -- [options]
+
+Herald and bare uWebSockets.js side by side at N connections, each measured
+with the same load client: connect-all time, server memory per connection,
+server CPU while idle, broadcast completion and server CPU per delivered
+message, with the ratios herald / bare uWS. Build first: npm run build.
+
+  -c, --connections N      connections (default 1000000)
+  --clients LIST           c (ws-client.c), ts (npm run loadtest), or both, in order (default c,ts)
+  --broadcasts B           broadcasts per run, each once the previous one reached everyone (default 3)
+  --idle S                 seconds idle after the ramp: memory reading and idle CPU window (default 30)
+  --idle-timeout S         liveness for both servers: idle timeout with pings, 0 for none (default ${HERALD_IDLE_TIMEOUT_S}, herald's default)
+  --per-server-process K   connections per server process (default 16000, under the 20,000-file limit)
+  --per-client-process K   connections per client process, both clients (default 19000)
+  --rate R                 connections per second, whole client (default 1000000: as fast as it goes)
+  --max-pending P          handshakes in flight, whole client (default 1000, under somaxconn 4096)
+  --settle S               wait after the server is ready before the baseline memory reading (default 20)
+  --autogroup MODE         keep | off: sched_autogroup_enabled as it is, or 0 for the run and restored (default keep)
+  --out-dir DIR            where the dated JSON and markdown go (default docs/benchmarks)
+  --timeout MIN            hard limit for the whole run (default: from N)
+  --lock FILE              benchmark lock (default ${BENCH_LOCK})
+  -h, --help               this text`;
+
+interface Args {
+  connections: number;
+  clients: ClientKind[];
+  broadcasts: number;
+  idleS: number;
+  idleTimeoutS: number;
+  perServerProcess: number;
+  perClientProcess: number;
+  rate: number;
+  maxPending: number;
+  settleS: number;
+  autogroup: (typeof AUTOGROUP_MODES)[number];
+  outDir: string;
+  timeoutMin: number;
+  lock: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const { values: v } = parseCli(argv, {
+    connections: { type: 'string', short: 'c' }, clients: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
+    'idle-timeout': { type: 'string' }, 'per-server-process': { type: 'string' }, 'per-client-process': { type: 'string' },
+    rate: { type: 'string' }, 'max-pending': { type: 'string' }, settle: { type: 'string' }, autogroup: { type: 'string' },
+    'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
+  }, USAGE);
+  const clients = listOption(v, 'clients', ['c', 'ts']);
+  for (const c of clients) if (!CLIENT_KINDS.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${CLIENT_KINDS.join(', ')})`);
+  const idleTimeoutS = numberOption(v, 'idle-timeout', HERALD_IDLE_TIMEOUT_S, { min: 0, max: 960, integer: true });
+  if (idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS % 4 !== 0)) throw new UsageError('--idle-timeout: 0 or a multiple of 4 of at least 8 (uWS)');
+  const a: Args = {
+    connections: numberOption(v, 'connections', 1_000_000, { min: 1, integer: true }),
+    clients: clients as ClientKind[],
+    broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
+    idleS: numberOption(v, 'idle', 30, { min: 1 }),
+    idleTimeoutS,
+    perServerProcess: numberOption(v, 'per-server-process', 16_000, { min: 100, max: 19_000, integer: true }),
+    perClientProcess: numberOption(v, 'per-client-process', 19_000, { min: 100, max: 19_000, integer: true }),
+    rate: numberOption(v, 'rate', 1_000_000, { min: 1 }),
+    maxPending: numberOption(v, 'max-pending', 1000, { min: 1, integer: true }),
+    settleS: numberOption(v, 'settle', 20, { min: 0 }),
+    autogroup: choiceOption(v, 'autogroup', AUTOGROUP_MODES, 'keep'),
+    outDir: path.resolve(stringOption(v, 'out-dir', path.resolve(__dirname, '..', '..', '..', 'docs', 'benchmarks'))),
+    timeoutMin: 0,
+    lock: stringOption(v, 'lock', BENCH_LOCK),
+  };
+  // Per run: start-up and settle, a ramp at >= 1,000/s (the TS client's slowest measured), idle, broadcasts of <= 60 s each.
+  const perRunS = 90 + a.settleS + a.connections / 1000 + a.idleS + a.broadcasts * (10 + a.connections / 16_000);
+  a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * 2 * a.clients.length) / 60 + 5), { min: 1 });
+  return a;
+}
+
+interface Cpu { user: number; sys: number }
+const total = (c: Cpu): number => c.user + c.sys;
+
+export interface FloorRun {
+  server: Server;
+  client: ClientKind;
+  processes: number;
+  ok: boolean;
+  failure: string | null;
+  connected: number;
+  /** client start until every connection was open, seconds */
+  connectAllSeconds: number | null;
+  /** server RSS and USS growth from the baseline to the end of the idle window, per connection, bytes */
+  rssPerConn: number | null;
+  ussPerConn: number | null;
+  rssBaselineBytes: number | null;
+  rssAfterIdleBytes: number | null;
+  /** server CPU seconds per second over the idle window: cores in use */
+  idleCores: number | null;
+  /** publish until the client's counters showed every copy, per broadcast (100 ms progress lines) */
+  completionSeconds: number[];
+  delivered: number;
+  serverCpuUsPerMessage: number | null;
+  clientCpuUsPerMessage: number | null;
+  clientCommand: string;
+}
+
+async function runOne(server: Server, client: ClientKind, block: number, a: Args, cBinary: string, log: (s: string) => void, live: { stop: (() => Promise<void>) | null }): Promise<FloorRun> {
+  const n = a.connections;
+  const r: FloorRun = {
+    server, client, processes: serverProcessesFor(n, a.perServerProcess), ok: false, failure: null, connected: 0, connectAllSeconds: null,
+    rssPerConn: null, ussPerConn: null, rssBaselineBytes: null, rssAfterIdleBytes: null, idleCores: null, completionSeconds: [], delivered: 0,
+    serverCpuUsPerMessage: null, clientCpuUsPerMessage: null, clientCommand: '',
+  };
+  let redis: RunningRedis | null = null, srv: RunningServer | null = null, c: RunningClient | null = null, publisher: Publisher | null = null;
+  const stop = async (): Promise<void> => {
+    await c?.stop().catch(() => undefined);
+    await publisher?.close().catch(() => undefined);
+    await srv?.stop().catch(() => undefined);
+    await redis?.stop().catch(() => undefined);
+    c = publisher = srv = redis = null;
+  };
+  live.stop = stop;
+  try {
+    redis = await startRedis();
+    srv = await startServer(server, r.processes, redis.url, { idleTimeoutS: a.idleTimeoutS });
+    const s = srv;
+    publisher = await createPublisher(redis.url, { channel: 'herald:broadcast', topic: 'broadcast', apiKey: null });
+    await sleep(a.settleS * 1000);
+    const base = sumProcMemory(s.pids);
+    r.rssBaselineBytes = base.rssBytes;
+
+    const t0 = Date.now();
+    c = startClient(client, { url: s.url, connections: n, sourceIps: sourceIpsFor(n, block), rate: a.rate, maxPending: a.maxPending, perProcess: a.perClientProcess }, cBinary);
+    const cl = c;
+    r.clientCommand = cl.command;
+    const all = await cl.waitFor((p) => p.connected >= n, 120_000 + n * 2);
+    r.connected = cl.latest().connected;
+    if (!all) throw new Error(`connected ${r.connected}/${n} (errors ${cl.latest().errors}, failed ${cl.latest().failed}) ${cl.exited() ?? 'before the timeout'}`);
+    r.connectAllSeconds = +((Date.now() - t0) / 1000).toFixed(2);
+    log(`  ${server} / ${client}: ${n} connected in ${r.connectAllSeconds} s; idle ${a.idleS} s`);
+
+    const idleCpu0 = sumCpuTimes(s.pids), idleT0 = Date.now();
+    await sleep(a.idleS * 1000);
+    r.idleCores = +((total(sumCpuTimes(s.pids)) - total(idleCpu0)) / ((Date.now() - idleT0) / 1000)).toFixed(3);
+    const after = sumProcMemory(s.pids);
+    r.rssAfterIdleBytes = after.rssBytes;
+    r.rssPerConn = Math.round((after.rssBytes - base.rssBytes) / r.connected);
+    r.ussPerConn = Math.round((after.ussBytes - base.ussBytes) / r.connected);
+    if (s.died()) throw new Error(`server ${s.died()}`);
+
+    const m0 = cl.latest().messages;
+    const sCpu0 = total(sumCpuTimes(s.pids)), cCpu0 = total(cl.cpu());
+    for (let i = 1; i <= a.broadcasts; i++) {
+      const want = m0 + i * r.connected;
+      const tPub = Date.now();
+      await publisher.publish(i);
+      if (!(await cl.waitFor((p) => p.messages >= want, 60_000 + n / 10))) {
+        throw new Error(`broadcast ${i}: ${cl.latest().messages - m0 - (i - 1) * r.connected}/${r.connected} copies arrived ${cl.exited() ?? 'before the timeout'}`);
+      }
+      r.completionSeconds.push(+((Date.now() - tPub) / 1000).toFixed(2));
+    }
+    r.delivered = cl.latest().messages - m0;
+    r.serverCpuUsPerMessage = +(((total(sumCpuTimes(s.pids)) - sCpu0) * 1e6) / r.delivered).toFixed(2);
+    r.clientCpuUsPerMessage = +(((total(cl.cpu()) - cCpu0) * 1e6) / r.delivered).toFixed(2);
+    log(`  ${server} / ${client}: completion ${r.completionSeconds.join(', ')} s; server ${r.serverCpuUsPerMessage} us/message; idle ${r.idleCores} cores; ${r.rssPerConn} B/conn RSS`);
+    if (s.died()) throw new Error(`server ${s.died()}`);
+    r.ok = true;
+  } catch (e) {
+    r.failure = (e as Error).message;
+    log(`  ${server} / ${client}: FAILED: ${r.failure}`);
+  } finally {
+    await stop();
+    live.stop = null;
+  }
+  return r;
+}
+
+function median(xs: number[]): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const ratio = (h: number | null | undefined, b: number | null | undefined): string => (h != null && b != null && b > 0 ? `${(h / b).toFixed(2)}x` : 'n/a');
+const mb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
+
+/** One table per client: both servers' figures and herald / bare uWS. */
+export function tables(runs: FloorRun[], clients: ClientKind[]): string[] {
+  const out: string[] = [];
+  for (const client of clients) {
+    const h = runs.find((r) => r.server === 'herald' && r.client === client);
+    const b = runs.find((r) => r.server === 'uws-bare' && r.client === client);
+    const row = (r: FloorRun | undefined, name: string): string => (r
+      ? `| ${name} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`
+      : `| ${name} | not run | | | | | | | | |`);
+    const hm = median(h?.completionSeconds ?? []), bm = median(b?.completionSeconds ?? []);
+    out.push(
+      `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
+      '| server | result | processes | connected | connect all | memory per conn (RSS) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      row(h, 'herald'), row(b, 'bare uWS'),
+      `| **herald / bare uWS** | | | | **${ratio(h?.connectAllSeconds, b?.connectAllSeconds)}** | **${ratio(h?.rssPerConn, b?.rssPerConn)}** | **${ratio(hm, bm)}** (medians) | **${ratio(h?.serverCpuUsPerMessage, b?.serverCpuUsPerMessage)}** | **${ratio(h?.idleCores, b?.idleCores)}** | |`,
+      '',
+    );
+  }
+  const ts = runs.find((r) => r.server === 'herald' && r.client === 'ts'), c = runs.find((r) => r.server === 'herald' && r.client === 'c');
+  if (ts?.ok && c?.ok) {
+    out.push(`On herald, TypeScript client / C client: connect-all **${ratio(ts.connectAllSeconds, c.connectAllSeconds)}**, broadcast completion **${ratio(median(ts.completionSeconds), median(c.completionSeconds))}** (medians).`, '');
+  }
+  return out;
+}
+
+function markdown(x: { a: Args; command: string; date: string; machine: string; scheduling: Scheduling; failure: string | null; runs: FloorRun[] }): string {
+  const liveness = x.a.idleTimeoutS ? `idle timeout ${x.a.idleTimeoutS} s with automatic pings on both servers (herald's default)` : 'no idle timeout and no pings on either server';
+  return [
+    `# Herald vs bare uWebSockets.js at ${x.a.connections.toLocaleString('en-US')} connections`, '',
+    ...(x.failure ? [`- **Run failed:** ${x.failure}`] : []),
+    `- Date: ${x.date}`, `- Command: \`${x.command}\``, `- Machine: ${x.machine}`, `- ${formatScheduling(x.scheduling)}`,
+    `- Liveness: ${liveness}.`,
+    `- Clients: ${[...new Set(x.runs.map((r) => `\`${r.clientCommand}\``))].join('; ')}`,
+    `- Figures: connect all = client start until every connection was open; memory = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window minus before the ramp, per connection; idle CPU = server user+sys CPU seconds per second over that window; broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
+    ...tables(x.runs, x.a.clients),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const a = parseOrExit('bench:floor', () => parseArgs(process.argv.slice(2)));
+  const log = (s: string): void => console.error(`[bench:floor] ${s}`);
+  const command = `npm run bench:floor -- ${process.argv.slice(2).join(' ')}`.trim();
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  const base = path.join(a.outDir, `floor-${a.connections}-${stamp}`);
+  const date = new Date().toISOString(), machine = machineDescription();
+  const runs: FloorRun[] = [];
+  const live: { stop: (() => Promise<void>) | null } = { stop: null };
+  let scheduling: Scheduling | null = null, failure: string | null = null;
+  await runBenchmark({
+    timeoutS: a.timeoutMin * 60,
+    lockFile: a.lock,
+    log,
+    async run() {
+      scheduling = applyScheduling(a.autogroup, log);
+      log(formatScheduling(scheduling));
+      const cBinary = a.clients.includes('c') ? buildCClient() : '';
+      // Fresh source addresses for every run (a closed run's ports sit in TIME_WAIT).
+      let block = Math.floor(Date.now() / 60_000) % 125 * 2;
+      for (const [i, client] of a.clients.entries()) {
+        const order = i % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+        for (const server of order) {
+          log(`${server} with the ${client} client, N=${a.connections}`);
+          runs.push(await runOne(server, client, block++, a, cBinary, log, live));
+          await sleep(2000);
+        }
+      }
+    },
+    teardown: async () => { await live.stop?.(); },
+    fail: (why) => { failure = why; },
+    write() {
+      if (!scheduling) return;
+      fs.mkdirSync(a.outDir, { recursive: true });
+      fs.writeFileSync(`${base}.json`, JSON.stringify({ command, date, machine, scheduling, args: a, failure, runs }, null, 2) + '\n');
+      fs.writeFileSync(`${base}.md`, markdown({ a, command, date, machine, scheduling, failure, runs }));
+      console.log(`\n${tables(runs, a.clients).join('\n')}\nwritten: ${base}.json, ${base}.md`);
+    },
+  });
+  process.exit(failure || runs.some((r) => !r.ok) ? 1 : 0);
+}
+
+void main();
