@@ -1,3 +1,5 @@
+import { processBeat, type Beat } from '../runtime/beat';
+
 /**
  * Closes connections whose token expired. One timer for the whole worker and
  * one bucket per expiry second, rather than a timer per connection: a worker
@@ -7,19 +9,23 @@ export class ExpirySweeper<S> {
   private readonly buckets = new Map<number, Set<S>>();
   /** Every second up to this one has been swept. */
   private sweptUpTo: number;
-  private timer?: NodeJS.Timeout;
+  private stopSweeping?: () => void;
 
-  constructor(private readonly onExpired: (socket: S) => void, private readonly now: () => number = () => Date.now() / 1000) {
+  constructor(
+    private readonly onExpired: (socket: S) => void,
+    private readonly now: () => number = () => Date.now() / 1000,
+    private readonly beat: Beat = processBeat,
+  ) {
     this.sweptUpTo = Math.floor(this.now());
   }
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), 1000);
-    this.timer.unref();
+    this.stopSweeping ??= this.beat.every(1000, () => this.sweep());
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopSweeping?.();
+    this.stopSweeping = undefined;
   }
 
   /** `exp` in seconds since the epoch; an already-passed one is closed at the next sweep. */

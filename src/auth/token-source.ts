@@ -12,7 +12,10 @@ export interface TokenSource {
   protocol: string;
 }
 
+const NO_TOKEN: TokenSource = Object.freeze({ token: '', protocol: '' });
+
 export function tokenFromRequest(queryToken: string, protocolHeader: string): TokenSource {
+  if (queryToken === '' && protocolHeader === '') return NO_TOKEN;
   const offered = protocolHeader.split(',').map((p) => p.trim()).filter((p) => p !== '');
   const fromHeader = offered.find((p) => JWT_SHAPE.test(p));
   const others = offered.filter((p) => p !== fromHeader);

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger';
 import type { WorkerStats } from '../metrics/worker-stats';
+import { processBeat, type Beat } from '../runtime/beat';
 import { countOpenFds } from './fd-limits';
 
 /** What the guard needs of the gateway: close and reopen the listen socket. */
@@ -8,8 +9,11 @@ export interface Listener {
   listen(): Promise<number>;
 }
 
-/** How often the cheap CPU probe runs, and the least time between two descriptor counts. */
-const PROBE_MS = 500;
+/**
+ * How often the cheap CPU probe runs (on the worker's shared one-second beat, so
+ * it costs no wake-up of its own), and the least time between two descriptor counts.
+ */
+const PROBE_MS = 1000;
 const MIN_COUNT_GAP_MS = 2000;
 /** A worker this busy over a probe interval may be spinning on accept(); count its descriptors. */
 const BUSY_SHARE = 0.5;
@@ -31,28 +35,25 @@ const SAFETY_COUNT_MS = 60_000;
  * pays for a count.
  */
 export class FdGuard {
-  private timer?: NodeJS.Timeout;
+  private stopProbing?: () => void;
+  private checking = false;
   private paused = false;
-  private stopped = false;
   private lastCpu = process.cpuUsage();
   private lastProbe = Date.now();
   private lastCount = 0;
 
-  constructor(private readonly deps: { gateway: Listener; stats: WorkerStats; limit: number; reserve: number; log: Logger }) {}
+  constructor(private readonly deps: { gateway: Listener; stats: WorkerStats; limit: number; reserve: number; log: Logger; beat?: Beat }) {}
 
   start(): void {
-    this.schedule();
+    this.stopProbing ??= (this.deps.beat ?? processBeat).every(PROBE_MS, () => {
+      if (this.checking) return; // a resume still waiting for listen()
+      this.checking = true;
+      void this.check().finally(() => (this.checking = false));
+    });
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.check(), PROBE_MS);
-    this.timer.unref();
+    this.stopProbing?.();
   }
 
   private busyShare(now: number): number {
@@ -95,6 +96,5 @@ export class FdGuard {
         }
       }
     }
-    this.schedule();
   }
 }

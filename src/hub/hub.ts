@@ -96,6 +96,11 @@ export class Hub {
     await Promise.all([this.broker.subscribe(BROADCAST_TOPIC), this.broker.subscribe(CONTROL_TOPIC)]);
   }
 
+  /** Presence counts every socket's joins and leaves; topic interest only a topic's first and last socket. */
+  get countsEverySubscription(): boolean {
+    return this.presence !== undefined;
+  }
+
   /** The uWS `subscription` handler: a socket joined or left a uWS topic (also for each of its topics when it closes). */
   onSubscription(ws: ClientSocket, uwsTopic: string, newCount: number, oldCount: number): void {
     this.interest.onSubscription(uwsTopic, newCount, oldCount);

@@ -38,9 +38,12 @@ export function decodeComponent(raw: string): string | undefined {
  * named in `single` that appears twice (the second value would otherwise be
  * ignored). Empty pieces ("a=1&&b=2") are skipped.
  */
+const NO_PARAMS: QueryResult = Object.freeze({ ok: true, params: new Map<string, string>() });
+
 export function parseQuery(raw: string, single: readonly string[] = []): QueryResult {
+  // Most upgrades carry no query: one shared (never written) empty result.
+  if (raw === '') return NO_PARAMS;
   const params = new Map<string, string>();
-  if (raw === '') return { ok: true, params };
   for (const piece of raw.split('&')) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');

@@ -205,7 +205,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }),
     // The broker only needs to deliver a topic here while some local connection holds it (raw, envelope or recovering).
     // Presence counts come from the same callback, which uWS also calls for each topic of a closing socket.
-    subscription: (ws, topicBytes, newCount, oldCount) => hub.onSubscription(ws, Buffer.from(topicBytes).toString('latin1'), newCount, oldCount),
+    // Without presence, only the first socket into a topic and the last out of it matter: the
+    // others (every connection joining broadcast) skip decoding the topic name.
+    subscription: (ws, topicBytes, newCount, oldCount) => {
+      if (newCount > 0 && oldCount > 0 && !hub.countsEverySubscription) return;
+      hub.onSubscription(ws, Buffer.from(topicBytes).toString('latin1'), newCount, oldCount);
+    },
   });
 
   // uWS routes only well-formed upgrades to the ws handler; anything else aimed at /ws lands here.

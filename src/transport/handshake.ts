@@ -2,6 +2,8 @@
 
 /** True when a comma-separated header value lists `token` (case-insensitive), e.g. Connection: keep-alive, Upgrade. */
 function listsToken(header: string, token: string): boolean {
+  // Nearly every client sends the bare token: no split, no allocation on the upgrade path.
+  if (header.length === token.length) return header.toLowerCase() === token;
   return header.split(',').some((part) => part.trim().toLowerCase() === token);
 }
 

@@ -1,4 +1,5 @@
 import type { HeraldConfig } from '../config';
+import { processBeat, type Beat } from '../runtime/beat';
 import { connectionAddress, type Connection, type ConnectionObserver } from './connection-data';
 
 /** Where a connection's source address is kept between open and close (uWS forbids reading it from a closed socket). */
@@ -22,14 +23,11 @@ export type IpRefusal = 'ip_connections' | 'ip_rate';
 export class IpLimiter implements ConnectionObserver {
   private readonly open = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
-  private readonly cleanup?: NodeJS.Timeout;
+  private readonly stopCleanup?: () => void;
 
-  constructor(private readonly maxConnections: number, private readonly perSecond: number, private readonly now: () => number = Date.now) {
-    if (perSecond > 0) {
-      // A bucket that has refilled carries no information; drop it so idle addresses cost nothing.
-      this.cleanup = setInterval(() => this.forgetFull(), 10_000);
-      this.cleanup.unref();
-    }
+  constructor(private readonly maxConnections: number, private readonly perSecond: number, private readonly now: () => number = Date.now, beat: Beat = processBeat) {
+    // A bucket that has refilled carries no information; drop it so idle addresses cost nothing.
+    if (perSecond > 0) this.stopCleanup = beat.every(10_000, () => this.forgetFull());
   }
 
   /** Undefined when both limits are off, so the gateway skips the address lookup entirely. */
@@ -75,7 +73,7 @@ export class IpLimiter implements ConnectionObserver {
   }
 
   stop(): void {
-    clearInterval(this.cleanup);
+    this.stopCleanup?.();
   }
 
   private forgetFull(): void {

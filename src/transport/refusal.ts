@@ -1,7 +1,13 @@
 import type { HttpResponse, RecognizedString, us_socket_context_t } from 'uWebSockets.js';
 
-/** Responses already answered (refused or upgraded), so that a failing handler never answers twice. */
+/**
+ * Responses already refused, so that a failing handler never answers twice. An
+ * upgrade is the last thing its handler does, so only the latest one needs
+ * remembering: a WeakSet entry per connection would cost every upgrade an
+ * ephemeron for the garbage collector to trace.
+ */
 const answered = new WeakSet<HttpResponse>();
+let lastUpgraded: HttpResponse | null = null;
 
 /**
  * Answers a request that herald refuses and closes the connection after the answer.
@@ -14,7 +20,7 @@ const answered = new WeakSet<HttpResponse>();
  * client waits for the handshake answer before sending anything else.
  */
 export function refuse(res: HttpResponse, status: string, body: string, headers: Record<string, string> = {}): void {
-  if (answered.has(res)) return;
+  if (res === lastUpgraded || answered.has(res)) return;
   answered.add(res);
   let aborted = false;
   res.onAborted(() => {
@@ -30,8 +36,8 @@ export function refuse(res: HttpResponse, status: string, body: string, headers:
   });
 }
 
-/** res.upgrade, remembered so that a handler failing afterwards does not also refuse. */
+/** res.upgrade, remembered so that a handler failing right after it does not also refuse. */
 export function upgrade<T>(res: HttpResponse, data: T, key: RecognizedString, protocol: RecognizedString, extensions: RecognizedString, context: us_socket_context_t): void {
-  answered.add(res);
+  lastUpgraded = res;
   res.upgrade(data, key, protocol, extensions, context);
 }

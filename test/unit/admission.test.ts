@@ -40,6 +40,15 @@ describe('admission', () => {
     assert.equal(refusalOf({ version: '8' }).status, '426 Upgrade Required');
   });
 
+  it('reads Upgrade and Connection as case-insensitive token lists, bare or listed', () => {
+    for (const [upgrade, connection] of [['WebSocket', 'upgrade'], ['websocket', 'keep-alive, Upgrade'], [' websocket ', 'Upgrade '], ['h2c, websocket', 'UPGRADE']]) {
+      assert.ok(admitRequest({ ...good, upgrade, connection }, 4).ok, `${upgrade} / ${connection}`);
+    }
+    assert.equal(refusalOf({ upgrade: 'websockex' }).status, '426 Upgrade Required');
+    assert.equal(refusalOf({ connection: 'Upgradx' }).status, '426 Upgrade Required');
+    assert.equal(refusalOf({ connection: '' }).status, '426 Upgrade Required');
+  });
+
   it('refuses bad queries whole: escapes, repeats, topics, since', () => {
     assert.equal(refusalOf({ query: 'topics=x,y%zz' }).label, 'bad_request');
     assert.equal(refusalOf({ query: 'topics=a&topics=b' }).label, 'bad_request');

@@ -32,6 +32,7 @@ describe('token source', () => {
     assert.deepEqual(tokenFromRequest('', `herald, ${jwt}`), { token: jwt, protocol: 'herald' });
     assert.deepEqual(tokenFromRequest('', jwt), { token: jwt, protocol: jwt });
     assert.deepEqual(tokenFromRequest('', 'chat'), { token: '', protocol: 'chat' });
+    assert.deepEqual(tokenFromRequest('', ''), { token: '', protocol: '' });
   });
 });
 

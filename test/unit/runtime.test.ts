@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger';
+import { Beat, runAllTasks } from '../../src/runtime/beat';
 import { IpcDispatcher } from '../../src/runtime/ipc-dispatcher';
 import { ShutdownList } from '../../src/runtime/shutdown-list';
 
@@ -37,5 +38,30 @@ describe('process runtime', () => {
     assert.deepEqual(seen, [['w0', 1], 'x']);
     assert.equal(unknown.length, 2);
     assert.throws(() => ipc.on('a', () => {}), /already has a handler/);
+  });
+
+  it('runs tasks of one period from one timer, and stops the timer with the last task', async () => {
+    const beat = new Beat();
+    const runs: string[] = [];
+    const cancelA = beat.every(20, () => runs.push('a'));
+    const cancelB = beat.every(20, () => runs.push('b'));
+    assert.deepEqual(beat.periods, [20]);
+    while (runs.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(runs.slice(0, 4), ['a', 'b', 'a', 'b']);
+    cancelA();
+    cancelA(); // twice is harmless
+    assert.deepEqual(beat.periods, [20]);
+    cancelB();
+    assert.deepEqual(beat.periods, []);
+    const before = runs.length;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(runs.length, before);
+  });
+
+  it('a failing task neither starves the others of its tick nor is swallowed', () => {
+    const runs: string[] = [];
+    const tasks = new Set([{ run: () => runs.push('a') }, { run: () => { throw new Error('b fails'); } }, { run: () => { throw new Error('c fails'); } }, { run: () => runs.push('d') }]);
+    assert.throws(() => runAllTasks(tasks), /b fails/);
+    assert.deepEqual(runs, ['a', 'd']);
   });
 });

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
+import { processBeat, type Beat } from '../../runtime/beat';
 import type { BrokerState } from '../broker';
 import { keySlot, SLOT_COUNT } from './key-slot';
 import { PROBE_INTERVAL_MS, type Link } from './redis-link';
@@ -24,12 +25,13 @@ export class ClusterLink implements Link {
   private wasConnected = false;
   private wentDown = false;
   private probing = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopProbing: () => void;
 
   constructor(
     readonly cluster: Cluster,
     private readonly onChange: () => void,
     probeIntervalMs = PROBE_INTERVAL_MS,
+    beat: Beat = processBeat,
   ) {
     cluster.on('ready', () => {
       this.trouble.clear();
@@ -48,8 +50,7 @@ export class ClusterLink implements Link {
       this.changed();
       this.refreshSlots();
     });
-    this.timer = setInterval(() => this.probe(), probeIntervalMs);
-    this.timer.unref();
+    this.stopProbing = beat.every(probeIntervalMs, () => this.probe());
   }
 
   get ready(): boolean {
@@ -101,7 +102,7 @@ export class ClusterLink implements Link {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.stopProbing();
     this.cluster.disconnect();
   }
 

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { processBeat, type Beat } from '../../runtime/beat';
 import type { BrokerState } from '../broker';
 
 /** How often a link asks Redis whether it still answers. */
@@ -26,13 +27,14 @@ export class RedisLink implements Link {
   private readyOnce = false;
   private unresponsive = false;
   private probing = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopProbing: () => void;
 
   constructor(
     readonly redis: Redis,
     private readonly commandTimeoutMs: number,
     private readonly onChange: () => void,
     probeIntervalMs = PROBE_INTERVAL_MS,
+    beat: Beat = processBeat,
   ) {
     redis.on('ready', () => {
       if (this.readyOnce) this.reconnects++;
@@ -44,8 +46,7 @@ export class RedisLink implements Link {
       this.unresponsive = false;
       onChange();
     });
-    this.timer = setInterval(() => this.probe(), probeIntervalMs);
-    this.timer.unref();
+    this.stopProbing = beat.every(probeIntervalMs, () => this.probe());
   }
 
   get ready(): boolean {
@@ -73,7 +74,7 @@ export class RedisLink implements Link {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.stopProbing();
     this.redis.disconnect();
   }
 
