@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger';
-import { Beat, runAllTasks } from '../../src/runtime/beat';
+import { Beat, runDueTasks } from '../../src/runtime/beat';
 import { IpcDispatcher } from '../../src/runtime/ipc-dispatcher';
 import { ShutdownList } from '../../src/runtime/shutdown-list';
 
@@ -40,14 +40,19 @@ describe('process runtime', () => {
     assert.throws(() => ipc.on('a', () => {}), /already has a handler/);
   });
 
-  it('runs tasks of one period from one timer, and stops the timer with the last task', async () => {
-    const beat = new Beat();
+  it('runs every task whose period is a multiple of the base from one timer, others from a timer per period', async () => {
+    const beat = new Beat(20);
     const runs: string[] = [];
     const cancelA = beat.every(20, () => runs.push('a'));
-    const cancelB = beat.every(20, () => runs.push('b'));
+    const cancelB = beat.every(40, () => runs.push('b'));
+    const cancelC = beat.every(30, () => runs.push('c'));
+    assert.deepEqual(beat.periods.sort(), [20, 30]);
+    while (runs.filter((r) => r === 'a').length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    const ab = runs.filter((r) => r !== 'c');
+    assert.deepEqual(ab.slice(0, 6), ['a', 'a', 'b', 'a', 'a', 'b'].slice(0, ab.slice(0, 6).length));
+    assert.ok(runs.includes('c'));
+    cancelC();
     assert.deepEqual(beat.periods, [20]);
-    while (runs.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.deepEqual(runs.slice(0, 4), ['a', 'b', 'a', 'b']);
     cancelA();
     cancelA(); // twice is harmless
     assert.deepEqual(beat.periods, [20]);
@@ -60,8 +65,11 @@ describe('process runtime', () => {
 
   it('a failing task neither starves the others of its tick nor is swallowed', () => {
     const runs: string[] = [];
-    const tasks = new Set([{ run: () => runs.push('a') }, { run: () => { throw new Error('b fails'); } }, { run: () => { throw new Error('c fails'); } }, { run: () => runs.push('d') }]);
-    assert.throws(() => runAllTasks(tasks), /b fails/);
+    const task = (run: () => void, ticks = 1) => ({ run, ticks, left: ticks });
+    const tasks = new Set([task(() => runs.push('a')), task(() => { throw new Error('b fails'); }), task(() => { throw new Error('c fails'); }), task(() => runs.push('d')), task(() => runs.push('every other'), 2)]);
+    assert.throws(() => runDueTasks(tasks), /b fails/);
     assert.deepEqual(runs, ['a', 'd']);
+    assert.throws(() => runDueTasks(tasks), /b fails/);
+    assert.deepEqual(runs, ['a', 'd', 'a', 'd', 'every other']);
   });
 });

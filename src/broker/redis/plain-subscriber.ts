@@ -1,7 +1,7 @@
 import type { Logger } from '../../logger';
 import type { BrokerState } from '../broker';
 import { openRedis, type RedisEndpoint } from './redis-connections';
-import { RedisLink } from './redis-link';
+import { RedisLink, SUBSCRIBER_PROBE_INTERVAL_MS } from './redis-link';
 import { SubscriptionSet } from './subscription-set';
 import type { RawMessageHandler, TopicSubscriber } from './topic-subscriber';
 
@@ -16,7 +16,7 @@ export class PlainSubscriber implements TopicSubscriber {
 
   constructor(endpoint: RedisEndpoint, channelsOf: (topic: string) => string[], onMessage: RawMessageHandler, onChange: () => void, log: Logger) {
     const redis = openRedis(endpoint, 'subscriber');
-    this.link = new RedisLink(redis, endpoint.commandTimeoutMs, onChange);
+    this.link = new RedisLink(redis, endpoint.commandTimeoutMs, onChange, SUBSCRIBER_PROBE_INTERVAL_MS);
     const link = this.link;
     this.set = new SubscriptionSet(
       {

@@ -4,6 +4,12 @@ import type { BrokerState } from '../broker';
 
 /** How often a link asks Redis whether it still answers. */
 export const PROBE_INTERVAL_MS = 1000;
+/**
+ * Subscriber connections (one or more in every worker) are asked half as often:
+ * a PING and its reply are a quarter of an idle worker's CPU, and nothing waits
+ * on a subscriber's health the way a publish waits on the command connection's.
+ */
+export const SUBSCRIBER_PROBE_INTERVAL_MS = 2000;
 
 /** What the broker needs to know of a connection (one Redis, or a whole cluster). */
 export interface Link {
@@ -20,7 +26,7 @@ export interface Link {
 /**
  * One ioredis connection and what herald knows of it: connected, unresponsive (up but
  * not answering a PING within the command timeout, e.g. a SIGSTOPped Redis) or
- * down. A stall is noticed within PROBE_INTERVAL_MS + commandTimeoutMs.
+ * down. A stall is noticed within the probe interval + commandTimeoutMs.
  */
 export class RedisLink implements Link {
   reconnects = 0;

@@ -2,7 +2,7 @@ import type { Logger } from '../../logger';
 import type { BrokerState } from '../broker';
 import type { ClusterLink } from './cluster-link';
 import { openShardSubscriber, type RedisEndpoint } from './redis-connections';
-import { combinedState, RedisLink } from './redis-link';
+import { combinedState, RedisLink, SUBSCRIBER_PROBE_INTERVAL_MS } from './redis-link';
 import { ShardSubscriptions, type ShardNode } from './shard-subscriptions';
 import type { RawMessageHandler, TopicSubscriber } from './topic-subscriber';
 
@@ -99,7 +99,7 @@ export class ShardedSubscriber implements TopicSubscriber {
   private open(key: string): RedisLink {
     const at = key.lastIndexOf(':');
     const redis = openShardSubscriber(this.endpoint, { host: key.slice(0, at), port: Number(key.slice(at + 1)) });
-    const link = new RedisLink(redis, this.endpoint.commandTimeoutMs, this.onChange);
+    const link = new RedisLink(redis, this.endpoint.commandTimeoutMs, this.onChange, SUBSCRIBER_PROBE_INTERVAL_MS);
     this.links.set(key, link);
     // Events of a connection that was replaced by a newer one to the same master say nothing about the current one.
     const current = () => this.links.get(key) === link;
