@@ -17,8 +17,8 @@ const PROBE_MS = 1000;
 const MIN_COUNT_GAP_MS = 2000;
 /** A worker this busy over a probe interval may be spinning on accept(); count its descriptors. */
 const BUSY_SHARE = 0.5;
-/** Even an idle-looking worker gets counted now and then. */
-const SAFETY_COUNT_MS = 60_000;
+/** Even an idle-looking worker gets counted now and then (at 15,000 descriptors a count is ~20 ms: a tenth of an idle worker's CPU at once a minute). */
+const SAFETY_COUNT_MS = 300_000;
 
 /**
  * Keeps the worker from sitting at its open-file limit. uSockets' accept path
@@ -31,7 +31,7 @@ const SAFETY_COUNT_MS = 60_000;
  * Counting /proc/self/fd costs about 1.2 us per open descriptor (20 ms at
  * 16,000), too much to run often on 60 idle workers. So the guard watches the
  * process's CPU time, which costs one getrusage() call: only a busy worker
- * (the symptom of the spin), a paused one, or one not counted for a minute
+ * (the symptom of the spin), a paused one, or one not counted for five minutes
  * pays for a count.
  */
 export class FdGuard {

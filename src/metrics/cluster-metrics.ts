@@ -1,5 +1,5 @@
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { MetricsJson } from './worker-metrics';
+import { EVENT_LOOP_SAMPLE_MS, type MetricsJson } from './worker-metrics';
 
 export interface ClusterMetricsDeps {
   /** One prom-client JSON dump per live worker (workers that do not answer in time are left out). */
@@ -16,7 +16,7 @@ export interface ClusterMetricsDeps {
  */
 export function createClusterMetrics(deps: ClusterMetricsDeps): { contentType: string; scrape: () => Promise<string> } {
   const primary = new Registry();
-  collectDefaultMetrics({ register: primary, labels: { worker: 'primary' } });
+  collectDefaultMetrics({ register: primary, labels: { worker: 'primary' }, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   new Gauge({ name: 'herald_workers_configured', help: 'Gateway worker slots.', registers: [primary], collect() { this.set(deps.workerCounts().configured); } });
   new Gauge({ name: 'herald_workers_up', help: 'Gateway workers listening and answering.', registers: [primary], collect() { this.set(deps.workerCounts().up); } });
 

@@ -1,6 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { FANOUT_BUCKETS_MICROS, type WorkerStats } from '../metrics/worker-stats';
 
+/**
+ * prom-client samples event-loop delay with a timer of this period (its default is
+ * 10 ms): 100 wake-ups a second in every process from the first scrape on, which
+ * was most of an idle primary's CPU. Once a second still catches a blocked loop.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
+
 /** prom-client's getMetricsAsJSON() shape: plain objects, so it crosses IPC as is. */
 export type MetricsJson = object[];
 
@@ -14,7 +21,7 @@ export type MetricsJson = object[];
 export function createWorkerMetrics(stats: WorkerStats, label: string = String(stats.workerId)): () => Promise<MetricsJson> {
   const registry = new Registry();
   const worker = { worker: label };
-  collectDefaultMetrics({ register: registry, labels: worker, eventLoopMonitoringPrecision: 20 });
+  collectDefaultMetrics({ register: registry, labels: worker, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, labelNames: ['worker'], registers: [registry], collect() { this.set(worker, read()); } });
