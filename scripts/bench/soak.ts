@@ -17,6 +17,7 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { runBenchmark } from './lib/bench-run';
 import { startHerald, type RunningHerald } from './lib/c1m-procs';
 import { machine } from './lib/c1m-report';
@@ -55,32 +56,28 @@ const USAGE = `usage: npm run bench:soak -- [options]
   --out DIR             output directory (default docs/benchmarks)
 Short functional run: npm run bench:soak -- --minutes 2 --total 20000`;
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { minutes: 30, total: 1_000_000, rate: 0, stayers: 1000, workers: 2, messages: 3, broadcastMs: 1000, maxPending: 500, rssToleranceMb: 5, sampleSeconds: 10, timeoutS: 0, outDir: 'docs/benchmarks' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const num = (): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number\n${USAGE}`);
-      return n;
-    };
-    switch (flag) {
-      case '--minutes': a.minutes = num(); break;
-      case '--total': a.total = Math.trunc(num()); break;
-      case '--rate': a.rate = num(); break;
-      case '--stayers': a.stayers = Math.trunc(num()); break;
-      case '--workers': a.workers = Math.trunc(num()); break;
-      case '--messages': a.messages = Math.trunc(num()); break;
-      case '--broadcast-ms': a.broadcastMs = num(); break;
-      case '--max-pending': a.maxPending = Math.trunc(num()); break;
-      case '--rss-tolerance-mb': a.rssToleranceMb = num(); break;
-      case '--sample-seconds': a.sampleSeconds = num(); break;
-      case '--timeout': a.timeoutS = num(); break;
-      case '--out': a.outDir = argv[++i] ?? a.outDir; break;
-      case '--help': case '-h': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
-    }
-  }
+function parseSoakArgs(argv: string[]): Args {
+  const { values: v } = parseCli(argv, {
+    minutes: { type: 'string' }, total: { type: 'string' }, rate: { type: 'string' }, stayers: { type: 'string' },
+    workers: { type: 'string' }, messages: { type: 'string' }, 'broadcast-ms': { type: 'string' }, 'max-pending': { type: 'string' },
+    'rss-tolerance-mb': { type: 'string' }, 'sample-seconds': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' },
+  }, USAGE);
+  const positive = { min: 0.001 };
+  const count = { min: 1, integer: true };
+  const a: Args = {
+    minutes: numberOption(v, 'minutes', 30, positive),
+    total: numberOption(v, 'total', 1_000_000, count),
+    rate: numberOption(v, 'rate', 0, positive),
+    stayers: numberOption(v, 'stayers', 1000, count),
+    workers: numberOption(v, 'workers', 2, count),
+    messages: numberOption(v, 'messages', 3, count),
+    broadcastMs: numberOption(v, 'broadcast-ms', 1000, positive),
+    maxPending: numberOption(v, 'max-pending', 500, count),
+    rssToleranceMb: numberOption(v, 'rss-tolerance-mb', 5, positive),
+    sampleSeconds: numberOption(v, 'sample-seconds', 10, positive),
+    timeoutS: numberOption(v, 'timeout', 0, positive),
+    outDir: stringOption(v, 'out', 'docs/benchmarks'),
+  };
   if (a.rate > 0) a.total = Math.trunc(a.rate * a.minutes * 60);
   else a.rate = a.total / (a.minutes * 60);
   a.timeoutS ||= Math.ceil(a.minutes * 60 + 600);
@@ -262,7 +259,7 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseOrExit('bench:soak', () => parseSoakArgs(process.argv.slice(2)));
   const result: SoakResult = {
     command: `npm run bench:soak -- ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), machine: machine(), ok: false, failure: null,
     options: { ...a }, herald: null, stayers: { wanted: a.stayers, connected: 0, openAtEnd: 0, closes: {} }, churn: null,

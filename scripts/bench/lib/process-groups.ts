@@ -14,9 +14,9 @@
  * clients started here all compete as plain processes of one session.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import net from 'node:net';
 import readline from 'node:readline';
 import Redis from 'ioredis';
+import { freePort, sleep } from '../../harness/ports';
 
 export const HOST = '127.0.0.1';
 
@@ -77,17 +77,7 @@ export async function stopGroup(child: ChildProcess, graceMs = 8000): Promise<vo
   signalGroup(child, 'SIGKILL');
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort, sleep };
 
 /** The last `keep` lines a child wrote to stderr, for failure reports. */
 export function stderrTail(child: ChildProcess, keep = 30): () => string {
