@@ -3,11 +3,11 @@
  * by side in one run, with the same load client for both: the C reference
  * client, the project's TypeScript client, or both (issue 12, part 1).
  *
- * For each client, each server in turn (the order swapped for the second
- * client, so slow drift of the machine hits both alike):
+ * For each repetition and each client, each server in turn (the order swapped
+ * on every other pair, so slow drift of the machine hits both alike):
  *
  *   fresh redis-server, the server with ceil(N / per-server-process) processes
- *   -> settle, baseline memory
+ *   -> settle until the server's memory is flat, baseline memory
  *   -> start the client: connect-all time (client start until N are open)
  *   -> idle S s: server memory per connection, server CPU while idle
  *   -> B broadcasts, each published once the previous one reached every
@@ -48,6 +48,7 @@ message, with the ratios herald / bare uWS. Build first: npm run build.
 
   -c, --connections N      connections (default 1000000)
   --clients LIST           c (ws-client.c), ts (npm run loadtest), or both, in order (default c,ts)
+  --reps R                 repetitions of the whole set (default 1)
   --broadcasts B           broadcasts per run, each once the previous one reached everyone (default 3)
   --idle S                 seconds idle after the ramp: memory reading and idle CPU window (default 30)
   --idle-timeout S         liveness for both servers: idle timeout with pings, 0 for none (default ${HERALD_IDLE_TIMEOUT_S}, herald's default)
@@ -55,7 +56,9 @@ message, with the ratios herald / bare uWS. Build first: npm run build.
   --per-client-process K   connections per client process, both clients (default 19000)
   --rate R                 connections per second, whole client (default 1000000: as fast as it goes)
   --max-pending P          handshakes in flight, whole client (default 1000, under somaxconn 4096)
-  --settle S               wait after the server is ready before the baseline memory reading (default 20)
+  --settle S               longest wait after the server is ready for its memory to stop shrinking, before
+                           the baseline reading (default 120; V8 shrinks fresh processes for a while, and
+                           60 processes on 2 cores take a while to start)
   --autogroup MODE         keep | off: sched_autogroup_enabled as it is, or 0 for the run and restored (default keep)
   --out-dir DIR            where the dated JSON and markdown go (default docs/benchmarks)
   --timeout MIN            hard limit for the whole run (default: from N)
@@ -65,6 +68,7 @@ message, with the ratios herald / bare uWS. Build first: npm run build.
 interface Args {
   connections: number;
   clients: ClientKind[];
+  reps: number;
   broadcasts: number;
   idleS: number;
   idleTimeoutS: number;
@@ -81,7 +85,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli(argv, {
-    connections: { type: 'string', short: 'c' }, clients: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
+    connections: { type: 'string', short: 'c' }, clients: { type: 'string' }, reps: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
     'idle-timeout': { type: 'string' }, 'per-server-process': { type: 'string' }, 'per-client-process': { type: 'string' },
     rate: { type: 'string' }, 'max-pending': { type: 'string' }, settle: { type: 'string' }, autogroup: { type: 'string' },
     'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
@@ -93,6 +97,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = {
     connections: numberOption(v, 'connections', 1_000_000, { min: 1, integer: true }),
     clients: clients as ClientKind[],
+    reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
     idleS: numberOption(v, 'idle', 30, { min: 1 }),
     idleTimeoutS,
@@ -100,7 +105,7 @@ function parseArgs(argv: string[]): Args {
     perClientProcess: numberOption(v, 'per-client-process', 19_000, { min: 100, max: 19_000, integer: true }),
     rate: numberOption(v, 'rate', 1_000_000, { min: 1 }),
     maxPending: numberOption(v, 'max-pending', 1000, { min: 1, integer: true }),
-    settleS: numberOption(v, 'settle', 20, { min: 0 }),
+    settleS: numberOption(v, 'settle', 120, { min: 0 }),
     autogroup: choiceOption(v, 'autogroup', AUTOGROUP_MODES, 'keep'),
     outDir: path.resolve(stringOption(v, 'out-dir', path.resolve(__dirname, '..', '..', '..', 'docs', 'benchmarks'))),
     timeoutMin: 0,
@@ -108,7 +113,7 @@ function parseArgs(argv: string[]): Args {
   };
   // Per run: start-up and settle, a ramp at >= 1,000/s (the TS client's slowest measured), idle, broadcasts of <= 60 s each.
   const perRunS = 90 + a.settleS + a.connections / 1000 + a.idleS + a.broadcasts * (10 + a.connections / 16_000);
-  a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * 2 * a.clients.length) / 60 + 5), { min: 1 });
+  a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * 2 * a.clients.length * a.reps) / 60 + 5), { min: 1 });
   return a;
 }
 
@@ -118,6 +123,7 @@ const total = (c: Cpu): number => c.user + c.sys;
 export interface FloorRun {
   server: Server;
   client: ClientKind;
+  rep: number;
   processes: number;
   ok: boolean;
   failure: string | null;
@@ -139,10 +145,10 @@ export interface FloorRun {
   clientCommand: string;
 }
 
-async function runOne(server: Server, client: ClientKind, block: number, a: Args, cBinary: string, log: (s: string) => void, live: { stop: (() => Promise<void>) | null }): Promise<FloorRun> {
+async function runOne(server: Server, client: ClientKind, rep: number, block: number, a: Args, cBinary: string, log: (s: string) => void, live: { stop: (() => Promise<void>) | null }): Promise<FloorRun> {
   const n = a.connections;
   const r: FloorRun = {
-    server, client, processes: serverProcessesFor(n, a.perServerProcess), ok: false, failure: null, connected: 0, connectAllSeconds: null,
+    server, client, rep, processes: serverProcessesFor(n, a.perServerProcess), ok: false, failure: null, connected: 0, connectAllSeconds: null,
     rssPerConn: null, ussPerConn: null, rssBaselineBytes: null, rssAfterIdleBytes: null, idleCores: null, completionSeconds: [], delivered: 0,
     serverCpuUsPerMessage: null, clientCpuUsPerMessage: null, clientCommand: '',
   };
@@ -160,7 +166,8 @@ async function runOne(server: Server, client: ClientKind, block: number, a: Args
     srv = await startServer(server, r.processes, redis.url, { idleTimeoutS: a.idleTimeoutS });
     const s = srv;
     publisher = await createPublisher(redis.url, { channel: 'herald:broadcast', topic: 'broadcast', apiKey: null });
-    await sleep(a.settleS * 1000);
+    const settledS = await settleMemory(s.pids, a.settleS);
+    log(`  ${server}: memory flat after ${settledS} s`);
     const base = sumProcMemory(s.pids);
     r.rssBaselineBytes = base.rssBytes;
 
@@ -210,6 +217,24 @@ async function runOne(server: Server, client: ClientKind, block: number, a: Args
   return r;
 }
 
+/**
+ * Waits until the processes' total RSS moved by less than 1 MiB over 10 s, or
+ * `maxS`; returns the seconds waited. A baseline taken while V8 still shrinks a
+ * fresh process (~10 MB each) made 1M connections on 63 processes come out at
+ * -95 bytes each.
+ */
+async function settleMemory(pids: number[], maxS: number): Promise<number> {
+  const t0 = Date.now();
+  let last = sumProcMemory(pids).rssBytes;
+  while (Date.now() - t0 < maxS * 1000) {
+    await sleep(10_000);
+    const now = sumProcMemory(pids).rssBytes;
+    if (Math.abs(now - last) < 2 ** 20) break;
+    last = now;
+  }
+  return Math.round((Date.now() - t0) / 1000);
+}
+
 function median(xs: number[]): number | null {
   if (!xs.length) return null;
   const s = [...xs].sort((p, q) => p - q);
@@ -219,28 +244,31 @@ function median(xs: number[]): number | null {
 const ratio = (h: number | null | undefined, b: number | null | undefined): string => (h != null && b != null && b > 0 ? `${(h / b).toFixed(2)}x` : 'n/a');
 const mb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
 
-/** One table per client: both servers' figures and herald / bare uWS. */
+/** Median over the successful runs of one server and client. */
+function medianOf(runs: FloorRun[], server: Server, client: ClientKind, f: (r: FloorRun) => number | null): number | null {
+  return median(runs.filter((r) => r.ok && r.server === server && r.client === client).map(f).filter((x): x is number => x !== null));
+}
+
+/** One table per client: every run of both servers, then herald / bare uWS over the medians. */
 export function tables(runs: FloorRun[], clients: ClientKind[]): string[] {
   const out: string[] = [];
-  for (const client of clients) {
-    const h = runs.find((r) => r.server === 'herald' && r.client === client);
-    const b = runs.find((r) => r.server === 'uws-bare' && r.client === client);
-    const row = (r: FloorRun | undefined, name: string): string => (r
-      ? `| ${name} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`
-      : `| ${name} | not run | | | | | | | | |`);
-    const hm = median(h?.completionSeconds ?? []), bm = median(b?.completionSeconds ?? []);
+  const row = (r: FloorRun): string =>
+    `| ${r.server === 'herald' ? 'herald' : 'bare uWS'} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
+  for (const client of new Set(clients)) {
+    const both = (f: (r: FloorRun) => number | null): string => `**${ratio(medianOf(runs, 'herald', client, f), medianOf(runs, 'uws-bare', client, f))}**`;
     out.push(
       `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
-      '| server | result | processes | connected | connect all | memory per conn (RSS) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
-      '|---|---|---|---|---|---|---|---|---|---|',
-      row(h, 'herald'), row(b, 'bare uWS'),
-      `| **herald / bare uWS** | | | | **${ratio(h?.connectAllSeconds, b?.connectAllSeconds)}** | **${ratio(h?.rssPerConn, b?.rssPerConn)}** | **${ratio(hm, bm)}** (medians) | **${ratio(h?.serverCpuUsPerMessage, b?.serverCpuUsPerMessage)}** | **${ratio(h?.idleCores, b?.idleCores)}** | |`,
+      '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...runs.filter((r) => r.client === client).map(row),
+      `| **herald / bare uWS** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`,
       '',
     );
   }
-  const ts = runs.find((r) => r.server === 'herald' && r.client === 'ts'), c = runs.find((r) => r.server === 'herald' && r.client === 'c');
-  if (ts?.ok && c?.ok) {
-    out.push(`On herald, TypeScript client / C client: connect-all **${ratio(ts.connectAllSeconds, c.connectAllSeconds)}**, broadcast completion **${ratio(median(ts.completionSeconds), median(c.completionSeconds))}** (medians).`, '');
+  const onHerald = (client: ClientKind, f: (r: FloorRun) => number | null) => medianOf(runs, 'herald', client, f);
+  if (onHerald('ts', (r) => r.connectAllSeconds) !== null && onHerald('c', (r) => r.connectAllSeconds) !== null) {
+    const tsOverC = (f: (r: FloorRun) => number | null) => ratio(onHerald('ts', f), onHerald('c', f));
+    out.push(`On herald, TypeScript client / C client: connect-all **${tsOverC((r) => r.connectAllSeconds)}**, broadcast completion **${tsOverC((r) => median(r.completionSeconds))}** (medians).`, '');
   }
   return out;
 }
@@ -278,12 +306,16 @@ async function main(): Promise<void> {
       const cBinary = a.clients.includes('c') ? buildCClient() : '';
       // Fresh source addresses for every run (a closed run's ports sit in TIME_WAIT).
       let block = Math.floor(Date.now() / 60_000) % 125 * 2;
-      for (const [i, client] of a.clients.entries()) {
-        const order = i % 2 === 0 ? SERVERS : [...SERVERS].reverse();
-        for (const server of order) {
-          log(`${server} with the ${client} client, N=${a.connections}`);
-          runs.push(await runOne(server, client, block++, a, cBinary, log, live));
-          await sleep(2000);
+      // The server order flips on every run pair, so slow drift of the machine hits both alike.
+      let pair = 0;
+      for (let rep = 1; rep <= a.reps; rep++) {
+        for (const client of a.clients) {
+          const order = pair++ % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+          for (const server of order) {
+            log(`rep ${rep}/${a.reps}: ${server} with the ${client} client, N=${a.connections}`);
+            runs.push(await runOne(server, client, rep, block++, a, cBinary, log, live));
+            await sleep(2000);
+          }
         }
       }
     },

@@ -73,6 +73,11 @@ function commandFor(kind: ClientKind, s: ClientSpec, cBinary: string): [string, 
 const LINE = /^(\d+)\/(\d+) connected\b.*\berrors=(\d+)\s+failed=(\d+)\s+msgs=(\d+)/;
 const STARTED = /^client processes: \d+ started/;
 
+/** "127.9.0.2,...,127.9.1.251 (500 addresses)": the list itself would fill a page of the report. */
+function ipSummary(ips: string[]): string {
+  return ips.length <= 3 ? ips.join(',') : `${ips[0]},...,${ips[ips.length - 1]} (${ips.length} addresses)`;
+}
+
 export function startClient(kind: ClientKind, spec: ClientSpec, cBinary: string): RunningClient {
   const [cmd, args] = commandFor(kind, spec, cBinary);
   const child: ChildProcess = spawnGroup(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,7 +93,7 @@ export function startClient(kind: ClientKind, spec: ClientSpec, cBinary: string)
   });
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const shown = (a: string): string => (a === TS_CLIENT ? 'dist/scripts/loadtest.js' : a === cBinary ? 'ws-client' : a);
+  const shown = (a: string): string => (a === TS_CLIENT ? 'dist/scripts/loadtest.js' : a === cBinary ? 'ws-client' : a === spec.sourceIps.join(',') ? ipSummary(spec.sourceIps) : a);
   return {
     kind,
     pid: child.pid!,
