@@ -37,6 +37,7 @@ import { runBenchmark } from './lib/bench-run';
 import { startHerald, type RunningHerald } from './lib/c1m-procs';
 import { machine } from './lib/c1m-report';
 import { cpuWindow, type CpuFigures } from './lib/cpu-window';
+import { sourceIpsFor } from './lib/compare-scenario';
 import { sleep, startRedis } from './lib/process-groups';
 import { sumProcMemory } from './lib/proc-stats';
 import { nodeInfo, resetStats, startRedisCluster } from './lib/redis-cluster-procs';
@@ -128,14 +129,12 @@ const log = (s: string): void => console.log(`[users ${new Date().toISOString().
 let phases = 0;
 
 /**
- * Enough loopback source addresses for the client ports (about 20,000 each), new ones for every connect phase in a
- * /16 picked from the clock: the ports the last phase closed sit in TIME_WAIT for a minute, and picking a port among
- * them slows every connect down (10,000 connects took 30 s instead of 3 s on the same address).
+ * Fresh loopback source addresses for every connect phase (the ports the last phase closed sit in TIME_WAIT for a
+ * minute), a few thousand connections each: the kernel's search for a free port on a bound address slows badly as
+ * the address fills (20,000 per address ramped 100,000 at 371/s, the client's limit, not herald's).
  */
 function sourceIps(connections: number): string[] {
-  const b = 100 + (Math.floor(Date.now() / 60_000) % 150);
-  const c = 10 + (phases++ % 240);
-  return Array.from({ length: Math.ceil(connections / 20_000) }, (_, i) => `127.${b}.${c}.${2 + i}`);
+  return sourceIpsFor(connections, (Math.floor(Date.now() / 60_000) % 125) * 2 + phases++);
 }
 
 /** What a Redis setup is while it runs. */
