@@ -12,15 +12,13 @@
  * the harness's exit, SIGINT/SIGTERM and timeout paths.
  */
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import readline from 'node:readline';
 import { PEERS, type PeerProtocol } from '../peers/peers';
+import { startHerald as launchHerald } from './c1m-procs';
 import { isAlive } from './proc-stats';
 import { freePort, HOST, sleep, spawnGroup, startRedis as startRedisServer, stderrTail, stopGroup } from './process-groups';
 
 export { HOST };
-const ROOT = path.resolve(__dirname, '..', '..', '..'); // dist/
-const HERALD_PRIMARY = path.join(ROOT, 'workers', 'primary.js');
 
 /** Server names in the order the table shows them. */
 export const SERVER_NAMES = ['herald', 'herald-local', 'uws-bare', 'ws', 'socketio', 'netty'] as const;
@@ -66,54 +64,29 @@ export async function startServer(name: ServerName, processes: number, redisUrl:
     : startPeer(name, processes, redisUrl, o);
 }
 
+/** Herald through the benchmarks' one herald launcher (c1m-procs.ts), seen as a RunningServer. */
 async function startHerald(name: 'herald' | 'herald-local', workers: number, redisUrl: string, o: ServerOptions): Promise<RunningServer> {
-  const [port, admin] = [await freePort(), await freePort()];
-  const child = spawnGroup(process.execPath, [HERALD_PRIMARY], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const h = await launchHerald({
+    workers,
+    redisUrl,
+    nodeFlags: [],
+    // Starting a Node process costs ~0.3 CPU s: 60 workers on 2 cores need more than 30 s.
+    readyTimeoutMs: (30 + workers) * 1000,
     env: {
-      ...process.env,
-      HERALD_WORKERS: String(workers),
-      HERALD_HOST: HOST,
-      HERALD_PORT: String(port),
-      HERALD_ADMIN_PORT: String(admin),
       HERALD_BROKER: name === 'herald' ? 'redis' : 'local',
-      HERALD_REDIS_URL: redisUrl,
-      HERALD_LOG_LEVEL: 'warn',
       ...(o.idleTimeoutS === undefined ? {} : { HERALD_IDLE_TIMEOUT: String(o.idleTimeoutS), HERALD_SEND_PINGS: String(o.idleTimeoutS > 0) }),
     },
   });
-  const tail = stderrTail(child);
-  const died = deathWatch(child);
-  const base = `http://${HOST}:${admin}`;
-  // Starting a Node process costs ~0.3 CPU s: 60 workers on 2 cores need more than 30 s.
-  const readyS = 30 + workers;
-  const until = Date.now() + readyS * 1000;
-  let pids: number[] = [];
-  for (;;) {
-    const stats = await fetch(`${base}/stats`).then(
-      (r) => (r.ok ? (r.json() as Promise<{ healthy: boolean; perWorker: { pid?: number; up: boolean }[] }>) : null),
-      () => null,
-    );
-    if (stats?.healthy && stats.perWorker.length === workers && stats.perWorker.every((w) => w.up && w.pid)) {
-      // The primary relays local-broker publishes and runs the admin API: it is part of the server.
-      pids = [child.pid!, ...stats.perWorker.map((w) => w.pid!)];
-      break;
-    }
-    if (died() || Date.now() > until) {
-      await stopGroup(child);
-      throw new Error(`${name} not healthy within ${readyS} s (${died() ?? 'timeout'}): ${tail().slice(-500)}`);
-    }
-    await sleep(100);
-  }
   return {
     name,
     protocol: 'ws',
-    url: `ws://${HOST}:${port}/ws`,
-    publishVia: name === 'herald' ? redisUrl : base,
-    pids,
+    url: h.url,
+    publishVia: name === 'herald' ? redisUrl : h.adminUrl,
+    // The primary relays local-broker publishes and runs the admin API: it is part of the server.
+    pids: [h.primaryPid, ...h.workerPids],
     processes: workers,
-    died,
-    stop: () => stopGroup(child),
+    died: h.died,
+    stop: () => h.stop(),
   };
 }
 
