@@ -22,6 +22,7 @@ import { cpuWindow, formatCpu } from './lib/cpu-window';
 import { applyTuning, formatPreflight, preflight } from './lib/kernel-check';
 import { childPids, cmdline, readMeminfo, readProcMemory, readSockstat, sumProcMemory, type ProcMemory } from './lib/proc-stats';
 import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type AutogroupMode } from './lib/scheduling';
+import { fileStamp } from './lib/figures';
 
 interface Args {
   connections: number;
@@ -280,7 +281,7 @@ async function main(): Promise<void> {
     result.durationMs = Date.now() - started;
     fs.mkdirSync(a.outDir, { recursive: true });
     // New files named by N and date: a run never overwrites a tracked result.
-    const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+    const stamp = fileStamp(result.date);
     const base = path.join(a.outDir, `c1m-${a.connections}-${stamp}`);
     fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
     fs.writeFileSync(`${base}.md`, markdown(result));

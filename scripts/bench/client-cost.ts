@@ -22,16 +22,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
+import { choiceOption, numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
-import { buildCClient, CLIENT_KINDS, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { buildCClient, CLIENT_KINDS, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
 import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
 import { machineDescription } from './lib/compare-report';
 import { sumCpuTimes } from './lib/proc-stats';
 import { killAllGroups, sleep } from './lib/process-groups';
 import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type Scheduling } from './lib/scheduling';
 import { startRedis, startServer, type RunningRedis, type RunningServer } from './lib/server-runner';
+import { fileStamp, median, ratio } from './lib/figures';
 
 const SERVERS = ['uws-bare', 'herald'] as const;
 type Server = (typeof SERVERS)[number];
@@ -82,12 +83,10 @@ function parseArgs(argv: string[]): Args {
     'per-process': { type: 'string' }, autogroup: { type: 'string' }, 'out-dir': { type: 'string' }, timeout: { type: 'string' },
     lock: { type: 'string' },
   }, USAGE);
-  const clients = listOption(v, 'clients', [...CLIENT_KINDS]);
-  for (const c of clients) if (!CLIENT_KINDS.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${CLIENT_KINDS.join(', ')})`);
   const a: Args = {
     connections: numberOption(v, 'connections', 20_000, { min: 1, integer: true }),
     server: choiceOption(v, 'server', SERVERS, 'uws-bare'),
-    clients: clients as ClientKind[],
+    clients: clientsOption(v, [...CLIENT_KINDS]),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 10, { min: 1, integer: true }),
     idleS: numberOption(v, 'idle', 2),
@@ -197,12 +196,6 @@ interface ClientSummary {
   idleCpuPerSecond: number | null;
 }
 
-function median(xs: (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null).sort((p, q) => p - q);
-  if (!v.length) return null;
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
 function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
   return clients.map((client) => {
     const rs = runs.filter((r) => r.client === client && r.ok);
@@ -213,11 +206,6 @@ function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
       messageCpuUs: med((r) => r.messageCpuUs), idleCpuPerSecond: med((r) => r.idleCpuPerSecond),
     };
   });
-}
-
-/** "1.23x", or "n/a" without both figures (or when the C client's CPU was below the 10 ms /proc tick) */
-function ratio(a: number | null | undefined, b: number | null | undefined): string {
-  return a != null && b != null && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
 }
 
 const fig = (x: number | null, unit: string): string => (x === null ? 'n/a' : `${+x.toFixed(2)} ${unit}`);
@@ -259,7 +247,7 @@ async function main(): Promise<number> {
   const command = `npm run bench:client -- ${process.argv.slice(2).join(' ')}`.trim();
   const runs: ClientRun[] = [];
   let lock: HeldLock | null = null, redis: RunningRedis | null = null, server: RunningServer | null = null, publisher: Publisher | null = null;
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  const stamp = fileStamp();
   const base = path.join(a.outDir, `client-cost-${a.connections}-${stamp}`);
   let scheduling: Scheduling | null = null;
   let failure: string | null = null;

@@ -27,6 +27,7 @@ import { killAllGroups } from './lib/process-groups';
 import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type AutogroupMode, type Scheduling } from './lib/scheduling';
 import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, toNumber, UsageError } from '../lib/cli';
 import { SERVER_NAMES, type ServerName } from './lib/server-runner';
+import { fileStamp } from './lib/figures';
 
 interface CompareArgs {
   connections: number[];
@@ -102,16 +103,12 @@ function estimateRunSeconds(n: number, s: CompareArgs['scenario']): number {
   return 20 + s.idleMs / 1000 + (s.broadcasts * s.intervalMs) / 1000 + s.settleMaxMs / 1000 + n / 2000;
 }
 
-function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-}
-
 async function main(): Promise<number> {
   const args = parseOrExit('bench:compare', () => parseCompareArgs(process.argv.slice(2)));
   const command = `npm run bench:compare -- ${process.argv.slice(2).join(' ')}`.trim();
   const log = (s: string) => console.error(s);
   const started = new Date();
-  const base = path.join(args.outDir, `compare-${stamp(started)}`);
+  const base = path.join(args.outDir, `compare-${fileStamp(started)}`);
   const runs: RunResult[] = [];
   let lock: HeldLock | null = null;
   let finished = false;

@@ -22,17 +22,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { choiceOption, listOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
+import { choiceOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { runBenchmark } from './lib/bench-run';
 import { BENCH_LOCK } from './lib/bench-lock';
-import { buildCClient, CLIENT_KINDS, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { buildCClient, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
 import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
 import { machineDescription } from './lib/compare-report';
 import { sumCpuTimes, sumProcMemory } from './lib/proc-stats';
 import { sleep } from './lib/process-groups';
 import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type Scheduling } from './lib/scheduling';
 import { startRedis, startServer, type RunningRedis, type RunningServer } from './lib/server-runner';
+import { fileStamp, median, ratio } from './lib/figures';
 
 const SERVERS = ['herald', 'uws-bare'] as const;
 type Server = (typeof SERVERS)[number];
@@ -90,13 +91,11 @@ function parseArgs(argv: string[]): Args {
     rate: { type: 'string' }, 'max-pending': { type: 'string' }, settle: { type: 'string' }, autogroup: { type: 'string' },
     'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
   }, USAGE);
-  const clients = listOption(v, 'clients', ['c', 'ts']);
-  for (const c of clients) if (!CLIENT_KINDS.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${CLIENT_KINDS.join(', ')})`);
   const idleTimeoutS = numberOption(v, 'idle-timeout', HERALD_IDLE_TIMEOUT_S, { min: 0, max: 960, integer: true });
   if (idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS % 4 !== 0)) throw new UsageError('--idle-timeout: 0 or a multiple of 4 of at least 8 (uWS)');
   const a: Args = {
     connections: numberOption(v, 'connections', 1_000_000, { min: 1, integer: true }),
-    clients: clients as ClientKind[],
+    clients: clientsOption(v, ['c', 'ts']),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
     idleS: numberOption(v, 'idle', 30, { min: 1 }),
@@ -235,18 +234,11 @@ async function settleMemory(pids: number[], maxS: number): Promise<number> {
   return Math.round((Date.now() - t0) / 1000);
 }
 
-function median(xs: number[]): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((p, q) => p - q);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-const ratio = (h: number | null | undefined, b: number | null | undefined): string => (h != null && b != null && b > 0 ? `${(h / b).toFixed(2)}x` : 'n/a');
 const mb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
 
 /** Median over the successful runs of one server and client. */
 function medianOf(runs: FloorRun[], server: Server, client: ClientKind, f: (r: FloorRun) => number | null): number | null {
-  return median(runs.filter((r) => r.ok && r.server === server && r.client === client).map(f).filter((x): x is number => x !== null));
+  return median(runs.filter((r) => r.ok && r.server === server && r.client === client).map(f));
 }
 
 /** One table per client: every run of both servers, then herald / bare uWS over the medians. */
@@ -290,7 +282,7 @@ async function main(): Promise<void> {
   const a = parseOrExit('bench:floor', () => parseArgs(process.argv.slice(2)));
   const log = (s: string): void => console.error(`[bench:floor] ${s}`);
   const command = `npm run bench:floor -- ${process.argv.slice(2).join(' ')}`.trim();
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  const stamp = fileStamp();
   const base = path.join(a.outDir, `floor-${a.connections}-${stamp}`);
   const date = new Date().toISOString(), machine = machineDescription();
   const runs: FloorRun[] = [];

@@ -25,6 +25,7 @@ import { sleep, startRedis, stopGroup, track, type RunningRedis } from './lib/pr
 import { readProcMemory } from './lib/proc-stats';
 import type { ChurnCounts, FromClient, SoakClientConfig, ToClient } from './lib/soak-client';
 import { markdown, verdict, type Sample, type SoakResult } from './lib/soak-report';
+import { fileStamp } from './lib/figures';
 
 interface Args {
   minutes: number;
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
     write: () => {
       result.durationMs = Date.now() - started;
       fs.mkdirSync(a.outDir, { recursive: true });
-      const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+      const stamp = fileStamp(result.date);
       let base = path.join(a.outDir, `soak-${stamp}`);
       for (let n = 2; fs.existsSync(`${base}.md`); n++) base = path.join(a.outDir, `soak-${stamp}-${n}`);
       fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');

@@ -22,6 +22,7 @@ import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
 import { killAllGroups, sleep, startHerald, type RunningHerald } from './lib/c1m-procs';
 import { readMeminfo, sumProcMemory, type ProcMemory } from './lib/proc-stats';
 import { applyScheduling, formatScheduling, type Scheduling } from './lib/scheduling';
+import { fileStamp } from './lib/figures';
 
 interface Args {
   connections: number;
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
     const md = markdown(a, runs, date, scheduling);
     process.stdout.write(md);
     fs.mkdirSync(a.outDir, { recursive: true });
-    const base = path.join(a.outDir, `tls-cost-${a.connections}-${date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13)}`);
+    const base = path.join(a.outDir, `tls-cost-${a.connections}-${fileStamp(date)}`);
     fs.writeFileSync(`${base}.md`, md);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify({ date, options: a, scheduling, runs }, null, 2)}\n`);
     log(`wrote ${base}.md and ${base}.json`);

@@ -43,6 +43,7 @@ import { sumProcMemory } from './lib/proc-stats';
 import { nodeInfo, resetStats, startRedisCluster } from './lib/redis-cluster-procs';
 import type { FromPublisher, PublishCounts, PublisherConfig, ToPublisher } from './lib/user-publisher';
 import { markdown, type ConnectFigures, type RedisSetup, type RunFigures, type SetupResult, type UsersResult } from './lib/users-report';
+import { fileStamp } from './lib/figures';
 
 interface Args {
   connections: number;
@@ -438,7 +439,7 @@ async function main(): Promise<void> {
     write: () => {
       result.durationMs = Date.now() - started;
       fs.mkdirSync(a.outDir, { recursive: true });
-      const stamp = result.date.replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+      const stamp = fileStamp(result.date);
       let base = path.join(a.outDir, `users-${a.connections}-${stamp}`);
       for (let n = 2; fs.existsSync(`${base}.md`) || fs.existsSync(`${base}.json`); n++) base = path.join(a.outDir, `users-${a.connections}-${stamp}-${n}`);
       fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');

@@ -13,11 +13,19 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { listOption, UsageError, type ParsedCli } from '../../lib/cli';
 import { processTree, sumCpuTimes } from './proc-stats';
 import { sleep, spawnGroup, stopGroup } from './process-groups';
 
 export const CLIENT_KINDS = ['ts', 'c'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/** --clients: a list of client kinds, each checked. */
+export function clientsOption(values: ParsedCli['values'], dflt: ClientKind[]): ClientKind[] {
+  const clients = listOption(values, 'clients', dflt);
+  for (const c of clients) if (!CLIENT_KINDS.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${CLIENT_KINDS.join(', ')})`);
+  return clients as ClientKind[];
+}
 
 const DIST_SCRIPTS = path.resolve(__dirname, '..', '..'); // dist/scripts
 const SOURCE_ROOT = path.resolve(DIST_SCRIPTS, '..', '..');

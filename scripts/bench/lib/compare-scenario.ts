@@ -13,6 +13,7 @@ import { DEFAULTS, type LoadOptions } from '../../loadtest/options';
 import type { LoadResult } from '../../loadtest/result';
 import { childPids, cmdline, sumCpuSeconds, sumProcMemory } from './proc-stats';
 import { sleep, startRedis, startServer, type RunningRedis, type RunningServer, type ServerName } from './server-runner';
+import { median } from './figures';
 
 export interface ScenarioOptions {
   idleMs: number;
@@ -121,12 +122,6 @@ export function sourceIpsFor(n: number, block: number): string[] {
   if (k > 250 * 256) throw new Error(`N=${n} needs more than one /16 of source addresses`);
   const b = 1 + (block % 250);
   return Array.from({ length: k }, (_, i) => `127.${b}.${Math.floor(i / 250)}.${2 + (i % 250)}`);
-}
-
-function median(xs: number[]): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Time when `connected` crossed `level`, linearly interpolated between timeline samples. */

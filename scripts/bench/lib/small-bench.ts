@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseCli, parseOrExit, toNumber } from '../../lib/cli';
 import { runBenchmark } from './bench-run';
 import { killAllGroups } from './process-groups';
+import { fileStamp } from './figures';
 
 export const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
 
@@ -28,7 +29,7 @@ export async function runBench(name: string, timeoutS: number, body: () => Promi
 /** Writes a new dated result file (never overwrites one) and returns its path. */
 export function writeResult(dir: string, prefix: string, result: object): string {
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  const stamp = fileStamp();
   let file = path.join(dir, `${prefix}-${stamp}.json`);
   for (let n = 2; fs.existsSync(file); n++) file = path.join(dir, `${prefix}-${stamp}-${n}.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
