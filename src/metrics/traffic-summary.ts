@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { processBeat } from '../runtime/beat';
 import type { WorkerStats } from './worker-stats';
 
 type Counts = Record<string, number>;
@@ -35,11 +36,11 @@ function delta(now: Counts, before: Counts): Counts {
  * connections now, upgrades accepted, refusals by reason, closes by code,
  * messages received from the broker and deliveries to sockets. A worker with
  * nothing new writes nothing. It reads the plain counters the hot paths
- * already keep; at idle it costs one timer per interval.
+ * already keep; at idle it costs a turn of the shared beat per interval.
  */
 export class TrafficSummary {
   private last: Snapshot;
-  private timer?: NodeJS.Timeout;
+  private stopWriting?: () => void;
 
   constructor(private readonly stats: WorkerStats, private readonly log: Logger, private readonly intervalSeconds: number) {
     this.last = snapshot(stats);
@@ -47,8 +48,7 @@ export class TrafficSummary {
 
   start(): void {
     if (this.intervalSeconds <= 0) return;
-    this.timer = setInterval(() => this.write(), this.intervalSeconds * 1000);
-    this.timer.unref();
+    this.stopWriting ??= processBeat.every(this.intervalSeconds * 1000, () => this.write());
   }
 
   /** Writes the summary of the interval so far, if anything changed; returns it (for tests). */
@@ -72,6 +72,6 @@ export class TrafficSummary {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopWriting?.();
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { openRedis, type RedisEndpoint } from '../broker/redis/redis-connections';
 import type { Logger } from '../logger';
+import { processBeat } from '../runtime/beat';
 import { countOf, type PresenceCount, type PresenceKey, type PresenceTable } from './presence-table';
 
 export interface RedisPresenceOptions extends RedisEndpoint {
@@ -28,7 +29,7 @@ export interface RedisPresenceOptions extends RedisEndpoint {
 export class RedisPresence {
   readonly instanceId: string = randomUUID();
   private readonly redis: Redis;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly stopHeartbeat: () => void;
   private needsFullSync = true;
   /** Topics known to be in this herald's topic set in Redis (SADD only once per topic). */
   private readonly listed = new Set<string>();
@@ -43,12 +44,11 @@ export class RedisPresence {
       void this.sync([]);
     });
     this.redis.connect().catch(() => {}); // retries by itself
-    this.heartbeat = setInterval(() => {
+    this.stopHeartbeat = processBeat.every((options.ttlSeconds * 1000) / 3, () => {
       void this.beat();
       // A write failed and nothing changed since: do not wait for the next change to repair Redis.
       if (this.needsFullSync) void this.sync([]);
-    }, (options.ttlSeconds * 1000) / 3);
-    this.heartbeat.unref();
+    });
   }
 
   private get instancesKey(): string {
@@ -102,7 +102,7 @@ export class RedisPresence {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.heartbeat);
+    this.stopHeartbeat();
     // A clean stop leaves nothing behind: others stop counting this herald at once.
     if (this.redis.status === 'ready') await this.removeInstance(this.instanceId).catch(() => {});
     this.redis.disconnect();
