@@ -1,10 +1,12 @@
 /**
  * `npm run bench:floor`: herald against bare uWebSockets.js (its floor), side
  * by side in one run, with the same load client for both: the C reference
- * client, the project's TypeScript client, or both (issue 12, part 1).
+ * client, the project's TypeScript client, or both (issue 12, part 1). The
+ * same harness compares herald's envelope connections (the command protocol
+ * on, as shipped) with its raw ones (`--servers herald-envelope,herald`).
  *
- * For each repetition and each client, each server in turn (the order swapped
- * on every other pair, so slow drift of the machine hits both alike):
+ * For each repetition and each client, each server in turn (the order rotated
+ * on every run set, so slow drift of the machine hits all alike):
  *
  *   fresh redis-server, the server with ceil(N / per-server-process) processes
  *   -> settle until the server's memory is flat, baseline memory
@@ -35,8 +37,10 @@ import { AUTOGROUP_MODES, applyScheduling, formatScheduling, type Scheduling } f
 import { startRedis, startServer, type RunningRedis, type RunningServer } from './lib/server-runner';
 import { fileStamp, median, ratio } from './lib/figures';
 
-const SERVERS = ['herald', 'uws-bare'] as const;
+/** herald-envelope: herald as shipped, clients connecting with ?format=envelope (JSON frames, recovery session, commands on). */
+const SERVERS = ['herald', 'herald-envelope', 'uws-bare'] as const;
 type Server = (typeof SERVERS)[number];
+const SERVER_LABEL: Record<Server, string> = { herald: 'herald', 'herald-envelope': 'herald envelope', 'uws-bare': 'bare uWS' };
 /** herald's shipped liveness.idleTimeoutSeconds (with pings) */
 const HERALD_IDLE_TIMEOUT_S = 120;
 
@@ -45,14 +49,18 @@ const USAGE = `usage: npm run bench:floor -- [options]
 Herald and bare uWebSockets.js side by side at N connections, each measured
 with the same load client: connect-all time, server memory per connection,
 server CPU while idle, broadcast completion and server CPU per delivered
-message, with the ratios herald / bare uWS. Build first: npm run build.
+message, with the ratios of the first server to each other one (herald / bare
+uWS by default). Build first: npm run build.
 
   -c, --connections N      connections (default 1000000)
+  --servers LIST           two or more of herald, herald-envelope (herald with ?format=envelope clients:
+                           the command protocol on), uws-bare; ratios are the first over each other
+                           (default herald,uws-bare)
   --clients LIST           c (ws-client.c), ts (npm run loadtest), or both, in order (default c,ts)
   --reps R                 repetitions of the whole set (default 1)
   --broadcasts B           broadcasts per run, each once the previous one reached everyone (default 3)
   --idle S                 seconds idle after the ramp: memory reading and idle CPU window (default 30)
-  --idle-timeout S         liveness for both servers: idle timeout with pings, 0 for none (default ${HERALD_IDLE_TIMEOUT_S}, herald's default)
+  --idle-timeout S         liveness for every server: idle timeout with pings, 0 for none (default ${HERALD_IDLE_TIMEOUT_S}, herald's default)
   --per-server-process K   connections per server process (default 16000, under the 20,000-file limit)
   --per-client-process K   connections per client process, both clients (default 19000)
   --rate R                 connections per second, whole client (default 1000000: as fast as it goes)
@@ -68,6 +76,7 @@ message, with the ratios herald / bare uWS. Build first: npm run build.
 
 interface Args {
   connections: number;
+  servers: Server[];
   clients: ClientKind[];
   reps: number;
   broadcasts: number;
@@ -86,7 +95,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli(argv, {
-    connections: { type: 'string', short: 'c' }, clients: { type: 'string' }, reps: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
+    connections: { type: 'string', short: 'c' }, servers: { type: 'string' }, clients: { type: 'string' }, reps: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
     'idle-timeout': { type: 'string' }, 'per-server-process': { type: 'string' }, 'per-client-process': { type: 'string' },
     rate: { type: 'string' }, 'max-pending': { type: 'string' }, settle: { type: 'string' }, autogroup: { type: 'string' },
     'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
@@ -95,6 +104,7 @@ function parseArgs(argv: string[]): Args {
   if (idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS % 4 !== 0)) throw new UsageError('--idle-timeout: 0 or a multiple of 4 of at least 8 (uWS)');
   const a: Args = {
     connections: numberOption(v, 'connections', 1_000_000, { min: 1, integer: true }),
+    servers: serversOption(stringOption(v, 'servers', 'herald,uws-bare')),
     clients: clientsOption(v, ['c', 'ts']),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
@@ -112,8 +122,15 @@ function parseArgs(argv: string[]): Args {
   };
   // Per run: start-up and settle, a ramp at >= 1,000/s (the TS client's slowest measured), idle, broadcasts of <= 60 s each.
   const perRunS = 90 + a.settleS + a.connections / 1000 + a.idleS + a.broadcasts * (10 + a.connections / 16_000);
-  a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * 2 * a.clients.length * a.reps) / 60 + 5), { min: 1 });
+  a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * a.servers.length * a.clients.length * a.reps) / 60 + 5), { min: 1 });
   return a;
+}
+
+function serversOption(list: string): Server[] {
+  const names = list.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const x of names) if (!(SERVERS as readonly string[]).includes(x)) throw new UsageError(`--servers: unknown server ${x} (one of ${SERVERS.join(', ')})`);
+  if (names.length < 2 || new Set(names).size !== names.length) throw new UsageError('--servers: at least two different servers');
+  return names as Server[];
 }
 
 interface Cpu { user: number; sys: number }
@@ -162,8 +179,9 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
   live.stop = stop;
   try {
     redis = await startRedis();
-    srv = await startServer(server, r.processes, redis.url, { idleTimeoutS: a.idleTimeoutS });
+    srv = await startServer(server === 'uws-bare' ? server : 'herald', r.processes, redis.url, { idleTimeoutS: a.idleTimeoutS });
     const s = srv;
+    const url = server === 'herald-envelope' ? `${s.url}?format=envelope` : s.url;
     publisher = await createPublisher(redis.url, { channel: 'herald:broadcast', topic: 'broadcast', apiKey: null });
     const settledS = await settleMemory(s.pids, a.settleS);
     log(`  ${server}: memory flat after ${settledS} s`);
@@ -171,7 +189,7 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
     r.rssBaselineBytes = base.rssBytes;
 
     const t0 = Date.now();
-    c = startClient(client, { url: s.url, connections: n, sourceIps: sourceIpsFor(n, block), rate: a.rate, maxPending: a.maxPending, perProcess: a.perClientProcess }, cBinary);
+    c = startClient(client, { url, connections: n, sourceIps: sourceIpsFor(n, block), rate: a.rate, maxPending: a.maxPending, perProcess: a.perClientProcess }, cBinary);
     const cl = c;
     r.clientCommand = cl.command;
     const all = await cl.waitFor((p) => p.connected >= n, 120_000 + n * 2);
@@ -234,26 +252,30 @@ async function settleMemory(pids: number[], maxS: number): Promise<number> {
   return Math.round((Date.now() - t0) / 1000);
 }
 
-const mb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
+const rotate = <T>(xs: T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]);
 
 /** Median over the successful runs of one server and client. */
 function medianOf(runs: FloorRun[], server: Server, client: ClientKind, f: (r: FloorRun) => number | null): number | null {
   return median(runs.filter((r) => r.ok && r.server === server && r.client === client).map(f));
 }
 
-/** One table per client: every run of both servers, then herald / bare uWS over the medians. */
-export function tables(runs: FloorRun[], clients: ClientKind[]): string[] {
+/** One table per client: every run of every server, then the first server over each other one, over the medians. */
+export function tables(runs: FloorRun[], clients: ClientKind[], servers: Server[]): string[] {
   const out: string[] = [];
   const row = (r: FloorRun): string =>
-    `| ${r.server === 'herald' ? 'herald' : 'bare uWS'} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
+    `| ${SERVER_LABEL[r.server]} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
+  const [first, ...others] = servers;
   for (const client of new Set(clients)) {
-    const both = (f: (r: FloorRun) => number | null): string => `**${ratio(medianOf(runs, 'herald', client, f), medianOf(runs, 'uws-bare', client, f))}**`;
+    const ratioRow = (other: Server): string => {
+      const both = (f: (r: FloorRun) => number | null): string => `**${ratio(medianOf(runs, first, client, f), medianOf(runs, other, client, f))}**`;
+      return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`;
+    };
     out.push(
       `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
       '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
       '|---|---|---|---|---|---|---|---|---|---|---|',
       ...runs.filter((r) => r.client === client).map(row),
-      `| **herald / bare uWS** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`,
+      ...others.map(ratioRow),
       '',
     );
   }
@@ -266,15 +288,15 @@ export function tables(runs: FloorRun[], clients: ClientKind[]): string[] {
 }
 
 function markdown(x: { a: Args; command: string; date: string; machine: string; scheduling: Scheduling; failure: string | null; runs: FloorRun[] }): string {
-  const liveness = x.a.idleTimeoutS ? `idle timeout ${x.a.idleTimeoutS} s with automatic pings on both servers (herald's default)` : 'no idle timeout and no pings on either server';
+  const liveness = x.a.idleTimeoutS ? `idle timeout ${x.a.idleTimeoutS} s with automatic pings on every server (herald's default)` : 'no idle timeout and no pings on any server';
   return [
-    `# Herald vs bare uWebSockets.js at ${x.a.connections.toLocaleString('en-US')} connections`, '',
+    `# ${x.a.servers.map((k) => SERVER_LABEL[k]).join(' vs ')} at ${x.a.connections.toLocaleString('en-US')} connections`, '',
     ...(x.failure ? [`- **Run failed:** ${x.failure}`] : []),
     `- Date: ${x.date}`, `- Command: \`${x.command}\``, `- Machine: ${x.machine}`, `- ${formatScheduling(x.scheduling)}`,
     `- Liveness: ${liveness}.`,
     `- Clients: ${[...new Set(x.runs.map((r) => `\`${r.clientCommand}\``))].join('; ')}`,
     `- Figures: connect all = client start until every connection was open; memory = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window minus before the ramp, per connection; idle CPU = server user+sys CPU seconds per second over that window; broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
-    ...tables(x.runs, x.a.clients),
+    ...tables(x.runs, x.a.clients, x.a.servers),
   ].join('\n');
 }
 
@@ -298,11 +320,11 @@ async function main(): Promise<void> {
       const cBinary = a.clients.includes('c') ? buildCClient() : '';
       // Fresh source addresses for every run (a closed run's ports sit in TIME_WAIT).
       let block = Math.floor(Date.now() / 60_000) % 125 * 2;
-      // The server order flips on every run pair, so slow drift of the machine hits both alike.
-      let pair = 0;
+      // The server order rotates on every run set (two servers: flips), so slow drift of the machine hits all alike.
+      let set = 0;
       for (let rep = 1; rep <= a.reps; rep++) {
         for (const client of a.clients) {
-          const order = pair++ % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+          const order = rotate(a.servers, set++);
           for (const server of order) {
             log(`rep ${rep}/${a.reps}: ${server} with the ${client} client, N=${a.connections}`);
             runs.push(await runOne(server, client, rep, block++, a, cBinary, log, live));
@@ -318,7 +340,7 @@ async function main(): Promise<void> {
       fs.mkdirSync(a.outDir, { recursive: true });
       fs.writeFileSync(`${base}.json`, JSON.stringify({ command, date, machine, scheduling, args: a, failure, runs }, null, 2) + '\n');
       fs.writeFileSync(`${base}.md`, markdown({ a, command, date, machine, scheduling, failure, runs }));
-      console.log(`\n${tables(runs, a.clients).join('\n')}\nwritten: ${base}.json, ${base}.md`);
+      console.log(`\n${tables(runs, a.clients, a.servers).join('\n')}\nwritten: ${base}.json, ${base}.md`);
     },
   });
   process.exit(failure || runs.some((r) => !r.ok) ? 1 : 0);

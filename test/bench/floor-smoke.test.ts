@@ -40,3 +40,24 @@ test('bench:floor at 500 connections: both servers with both clients, every broa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bench:floor --servers herald-envelope,herald: envelope clients against raw ones, ratio envelope / raw', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'floor-'));
+  try {
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, '-c', '300', '--servers', 'herald-envelope,herald', '--clients', 'c', '--broadcasts', '2', '--idle', '1', '--settle', '0', '--out-dir', dir, '--lock', path.join(dir, 'lock')],
+        { timeout: 110_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr })));
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^\| \*\*herald envelope \/ herald\*\* \(medians\) \| \| \| \| \| \*\*[\d.]+x\*\* /m);
+    const json = readdirSync(dir).find((f) => /^floor-300-.*\.json$/.test(f))!;
+    const runs: FloorRun[] = JSON.parse(readFileSync(path.join(dir, json), 'utf8')).runs;
+    assert.deepEqual(runs.map((x) => x.server), ['herald-envelope', 'herald']);
+    for (const x of runs) {
+      assert.equal(x.ok, true, `${x.server}: ${x.failure}`);
+      assert.equal(x.delivered, 600);
+      assert.equal(/format=envelope/.test(x.clientCommand), x.server === 'herald-envelope', x.clientCommand);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
