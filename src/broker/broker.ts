@@ -76,6 +76,17 @@ export interface Broker {
   subscribe(topic: string): Promise<void>;
   /** Stops receiving the topic; a pending subscribe() of it resolves without a guarantee. */
   unsubscribe(topic: string): Promise<void>;
+  /**
+   * A fence on the topic's live stream: resolves once every message of the topic that this
+   * instance learned of before the call (in a history() page or a publish() answer), and
+   * that it receives live at all, has been handed to onMessage.
+   *
+   * Why: at the seam between history and live, recovery holds the last seq history returned
+   * and cannot otherwise tell "still on its way" from "never comes" (a message published
+   * just before this instance subscribed is in history but never arrives live). Rejects
+   * when the broker cannot tell now (the connection that delivers the topic is down).
+   */
+  fence(topic: string): Promise<void>;
   close(): Promise<void>;
 }
 

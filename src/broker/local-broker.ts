@@ -54,6 +54,9 @@ export class LocalBrokerHost implements Broker {
 
   async unsubscribe(): Promise<void> {}
 
+  /** Nothing is delivered here, so nothing is outstanding. */
+  async fence(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /** Serves one request from a worker; `reply` answers that worker only. False when `msg` is not one. */
@@ -123,6 +126,9 @@ export class LocalBrokerClient implements Broker {
   async unsubscribe(topic: string): Promise<void> {
     this.topics.delete(topic);
   }
+
+  /** At once: IPC keeps order, so the answer that told this worker of a message came after the message itself. */
+  async fence(): Promise<void> {}
 
   /** Handles one message from the primary; false when it is not the broker's. */
   receive(msg: LocalBrokerWire): boolean {

@@ -25,21 +25,30 @@ interface Pending {
   /** Set once history is sent: the last seq the client has. */
   last?: number;
   count: number;
+}
+
+/** One fence asked of the broker for a topic, shared by the recoveries whose history ends at or below `upTo`. */
+interface Fence {
+  upTo: number;
+  waiting: Pending[];
   timer?: NodeJS.Timeout;
+  settled: boolean;
 }
 
 /** Live messages buffered per recovering socket and topic before it is closed (4002) to reconnect later. */
 const MAX_BUFFERED = 10_000;
 const uWS_DROPPED = 2;
-/** Longest wait at the seam for the live stream to catch up with what history returned (see finishWhenCaughtUp). */
-const CATCH_UP_MS = 2000;
+/** Longest wait at the seam for the broker's fence (see finishWhenCaughtUp); a broker that answers nothing must not hold sockets back. */
+const FENCE_TIMEOUT_MS = 5000;
 const REWIND_LOG_MS = 10_000;
 
 export interface RecoveryDeps {
-  /** Which topics have history, and subscription confirmation (history is read only after it). */
-  broker: Pick<Broker, 'hasHistory' | 'subscribe'>;
+  /** Which topics have history, subscription confirmation (history is read only after it), and the fence at the seam. */
+  broker: Pick<Broker, 'hasHistory' | 'subscribe' | 'fence'>;
   reader: HistoryReader;
   log: Logger;
+  /** FENCE_TIMEOUT_MS unless a test shortens it. */
+  fenceTimeoutMs?: number;
 }
 
 /**
@@ -59,6 +68,8 @@ export class RecoveryManager {
    * arrive has arrived: a recovery whose history ends at or below L can go live at once.
    */
   private readonly lastLive = new Map<string, number>();
+  /** The latest fence asked per topic, until it settles: a reconnect storm sends one, not one per socket. */
+  private readonly fences = new Map<string, Fence>();
   private rewindLog = { at: 0, more: 0 };
   recoveries = 0;
   gaps = 0;
@@ -84,6 +95,7 @@ export class RecoveryManager {
     if (last === undefined || seq > last) return undefined;
     this.noteRewind(topic, last, seq);
     this.deps.reader.invalidate(topic);
+    this.fences.delete(topic); // its seqs name the old timeline: a later read must not share it
     for (const p of [...(this.pending.get(topic) ?? [])]) {
       if (!this.detach(p)) continue;
       p.session.closed = true;
@@ -150,9 +162,14 @@ export class RecoveryManager {
     session.closed = true;
   }
 
-  /** Worker stopping: drop every pending recovery and its timer. */
+  /** Worker stopping: drop every pending recovery and fence timer (a fence answered later finds nothing to do). */
   stop(): void {
     for (const set of [...this.pending.values()]) for (const p of [...set]) this.detach(p);
+    for (const fence of this.fences.values()) {
+      fence.settled = true;
+      clearTimeout(fence.timer);
+    }
+    this.fences.clear();
   }
 
   private async recover(ws: RecoverySocket, session: EnvelopeSession, topic: string, since: number): Promise<void> {
@@ -204,15 +221,33 @@ export class RecoveryManager {
    * script's PUBLISH and the XRANGE reply travel on different connections. So
    * the switch to live waits until the live stream reaches the last history seq
    * (the buffer then holds everything after it); only then do buffered and live
-   * messages continue the history without a duplicate.
+   * messages continue the history without a duplicate. A seq published just
+   * before this worker subscribed never arrives live, though: the broker's fence
+   * tells when everything up to it that will arrive has arrived.
    */
   private finishWhenCaughtUp(p: Pending): void {
     if ((this.lastLive.get(p.topic) ?? 0) >= p.last! || p.buffer.some((m) => m.seq !== undefined && m.seq >= p.last!)) return this.finish(p);
-    p.timer = setTimeout(() => {
-      this.deps.log.warn({ topic: p.topic, last: p.last }, 'live stream did not catch up with history; going live');
-      this.finish(p);
-    }, CATCH_UP_MS);
-    p.timer.unref();
+    const { topic } = p;
+    const shared = this.fences.get(topic);
+    // A fence asked after a read that reached p.last or beyond covers p too: later publishes get higher seqs.
+    if (shared && shared.upTo >= p.last!) return void shared.waiting.push(p);
+    const fence: Fence = { upTo: p.last!, waiting: [p], settled: false };
+    this.fences.set(topic, fence);
+    const settle = (problem?: string) => {
+      if (fence.settled) return;
+      fence.settled = true;
+      clearTimeout(fence.timer);
+      if (this.fences.get(topic) === fence) this.fences.delete(topic);
+      if (problem) this.deps.log.warn({ topic, last: fence.upTo, recoveries: fence.waiting.length, err: problem }, 'no fence from the broker; going live without knowing the live stream caught up with history');
+      for (const waiting of fence.waiting) this.finish(waiting);
+    };
+    const timeoutMs = this.deps.fenceTimeoutMs ?? FENCE_TIMEOUT_MS;
+    fence.timer = setTimeout(() => settle(`no answer within ${timeoutMs} ms`), timeoutMs);
+    fence.timer.unref();
+    this.deps.broker.fence(topic).then(
+      () => settle(),
+      (err: Error) => settle(err.message),
+    );
   }
 
   /** The seam: synchronous, so no live message can slip in between. Idempotent. */
@@ -241,7 +276,6 @@ export class RecoveryManager {
   private detach(p: Pending): boolean {
     const set = this.pending.get(p.topic);
     if (!set?.delete(p)) return false;
-    clearTimeout(p.timer);
     if (set.size === 0) this.pending.delete(p.topic);
     return !p.session.closed;
   }

@@ -168,6 +168,24 @@ export function brokerContract(fixture: BrokerFixture): void {
       assert.equal(messagesOf(pair, 'plain:confirm').length, 1);
     });
 
+    it('fence(): once it resolves, every message history showed has arrived, except those that never will', async () => {
+      await pair.publisher.publish('hist:fence', Buffer.from('before the subscription'));
+      await pair.subscriber.subscribe('hist:fence');
+      await Promise.all(Array.from({ length: 200 }, (_, i) => pair.publisher.publish('hist:fence', Buffer.from(`f${i}`))));
+      const page = await pair.subscriber.history('hist:fence', 200, 1);
+      assert.equal(page.current, 201);
+      await pair.subscriber.fence('hist:fence');
+      const seqs = () => messagesOf(pair, 'hist:fence').map((m) => m.seq);
+      // Seq 1 was published before the subscription: a broker need not deliver it, and the fence does not wait for it.
+      const delivered = (expected: number[]) => assert.deepEqual(seqs()[0] === 1 ? seqs().slice(1) : seqs(), expected);
+      delivered(Array.from({ length: 200 }, (_, i) => i + 2));
+      await pair.subscriber.fence('hist:not-subscribed'); // nothing outstanding: resolves as well
+      // The fence's round trip leaves the subscription as it was.
+      await pair.publisher.publish('hist:fence', Buffer.from('after'));
+      await waitFor('the message after the fences', () => seqs().at(-1) === 202);
+      delivered(Array.from({ length: 201 }, (_, i) => i + 2));
+    });
+
     it('subscribes many topics at once and confirms each', async () => {
       const topics = Array.from({ length: 2500 }, (_, i) => `plain:many:${i}`);
       await Promise.all(topics.map((t) => pair.subscriber.subscribe(t)));

@@ -2,7 +2,9 @@
  * A broker whose timing the test controls, for the orderings that are hard to
  * hit over real sockets: published messages wait in flight until deliver(),
  * and history reads wait until releaseHistory() when holdHistory is set (the
- * read then sees the store as it is at release).
+ * read then sees the store as it is at release). A fence is answered once the
+ * messages in flight when it was asked have been delivered or dropped, as Redis
+ * answers a PING on a subscriber connection behind the messages pushed there.
  */
 import type { Broker, BrokerHandlers, BrokerMessage, BrokerState, HistoryPage, PublishResult } from '../../src/broker/broker';
 
@@ -17,6 +19,14 @@ export class ScriptedBroker implements Broker {
   private readonly store = new Map<string, { seq: number; payload: Buffer }[]>();
   private readonly current = new Map<string, number>();
   private held: (() => void)[] = [];
+  /** fence() calls so far. */
+  fences = 0;
+  /** When set, fence() rejects (the connection that delivers the topic is down). */
+  failFence = false;
+  /** When set, fence() never answers (a broker that stalled). */
+  holdFence = false;
+  /** Fences not yet answered, each with the number of in-flight messages still ahead of it. */
+  private fenceWaits: { ahead: number; answer(): void }[] = [];
 
   constructor(private readonly historyTopics: (topic: string) => boolean) {}
 
@@ -46,7 +56,31 @@ export class ScriptedBroker implements Broker {
 
   /** Hands up to `n` in-flight messages to the hub, oldest first. */
   deliver(n = Infinity): void {
-    while (n-- > 0 && this.inFlight.length > 0) this.handlers!.onMessage(this.inFlight.shift()!);
+    while (n-- > 0 && this.inFlight.length > 0) {
+      this.handlers!.onMessage(this.inFlight.shift()!);
+      this.passed(1);
+    }
+  }
+
+  /** Loses every in-flight message: published before this worker subscribed, Redis never sends it here. */
+  drop(): void {
+    const lost = this.inFlight.splice(0).length;
+    this.passed(lost);
+  }
+
+  async fence(): Promise<void> {
+    this.fences++;
+    if (this.failFence) throw new Error('scripted fence failure');
+    if (this.holdFence) return new Promise<void>(() => {});
+    if (this.inFlight.length === 0) return;
+    return new Promise<void>((answer) => this.fenceWaits.push({ ahead: this.inFlight.length, answer }));
+  }
+
+  private passed(count: number): void {
+    for (const wait of this.fenceWaits) wait.ahead -= count;
+    const answered = this.fenceWaits.filter((wait) => wait.ahead <= 0);
+    this.fenceWaits = this.fenceWaits.filter((wait) => wait.ahead > 0);
+    for (const wait of answered) wait.answer();
   }
 
   /** Drops retained messages below `keepFrom` (history trimmed by length or age). */

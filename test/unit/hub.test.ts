@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import pino from 'pino';
+import { HistoryReader } from '../../src/hub/history-reader';
 import { Hub } from '../../src/hub/hub';
+import { RecoveryManager } from '../../src/hub/recovery';
 import { envelopeTopic } from '../../src/hub/topic-names';
-import { createLogger } from '../../src/logger';
 import { newWorkerStats } from '../../src/metrics/worker-stats';
 import { CloseCode } from '../../src/protocol/close-codes';
 import type { EnvelopeSession } from '../../src/protocol/recovery-query';
@@ -14,9 +16,15 @@ import { MemoryTransport, type MemorySocket } from '../helpers/memory-transport'
 import { waitFor } from '../../scripts/harness/ports';
 import { ScriptedBroker } from '../helpers/scripted-broker';
 
-const log = createLogger('silent', 'script');
+/** A logger that keeps the messages of its warn and error lines. */
+function warnLog() {
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+  return { log, warnings };
+}
 
 function setup(historyTopics: (topic: string) => boolean = (t) => t.startsWith('h:')) {
+  const { log, warnings } = warnLog();
   const transport = new MemoryTransport();
   const broker = new ScriptedBroker(historyTopics);
   const stats = newWorkerStats(0);
@@ -32,10 +40,11 @@ function setup(historyTopics: (topic: string) => boolean = (t) => t.startsWith('
   const publish = async (topic: string, n: number) => {
     for (let i = 0; i < n; i++) await broker.publish(topic, Buffer.from(`${topic}#${i}`));
   };
-  return { transport, broker, stats, hub, recovering, publish };
+  return { transport, broker, stats, hub, recovering, publish, warnings };
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+const recovered = (ws: MemorySocket) => ws.parsed().some((f) => f.type === 'recovered');
 
 describe('hub: fan-out', () => {
   it('makes one publish per topic and format, and none for topics nobody here holds', async () => {
@@ -115,6 +124,100 @@ describe('hub: recovery seam', () => {
     for (let i = 0; i < 5; i++) await settle(); // a few turns of the event loop, no timer
     assert.deepEqual(ws.seqs('h:quiet'), [2, 3, 4]);
     assert.deepEqual(ws.parsed()[3], { type: 'recovered', topic: 'h:quiet', seq: 4, count: 3 });
+  });
+
+  it('goes live when the fence answers, for history seqs published before this worker subscribed (they never arrive live)', async () => {
+    const { broker, recovering, publish, warnings } = setup();
+    await publish('h:t', 3);
+    broker.drop(); // published before this worker held the topic: never sent here
+    const { ws } = recovering('h:t', 0);
+    for (let i = 0; i < 5; i++) await settle(); // a few turns of the event loop, no timer
+    assert.deepEqual(ws.parsed()[3], { type: 'recovered', topic: 'h:t', seq: 3, count: 3 });
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(ws.seqs('h:t'), [1, 2, 3, 4]);
+    assert.equal(broker.fences, 1);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('live messages that arrive after history but before the fence answers are not sent twice', async () => {
+    const { broker, recovering, publish, warnings } = setup();
+    await publish('h:t', 2);
+    broker.drop(); // 1, 2: before this worker held the topic
+    broker.holdHistory = true;
+    const { ws } = recovering('h:t', 0);
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    await publish('h:t', 2); // 3, 4: on their way live when the read is served
+    broker.releaseHistory(); // the read sees 1..4
+    await waitFor('history sent', () => ws.seqs('h:t').length === 4);
+    assert.equal(broker.fences, 1);
+    broker.deliver(1); // 3 arrives live: already sent from history
+    await settle();
+    assert.ok(!recovered(ws), 'the fence is still behind 4');
+    broker.deliver(); // 4 arrives, then the fence's answer
+    await waitFor('recovered', () => recovered(ws));
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(ws.seqs('h:t'), [1, 2, 3, 4, 5]);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('goes live with a warning when the fence fails', async () => {
+    const { broker, recovering, publish, warnings } = setup();
+    broker.failFence = true;
+    await publish('h:t', 3);
+    broker.drop();
+    const { ws } = recovering('h:t', 0);
+    await waitFor('recovered', () => recovered(ws));
+    await publish('h:t', 1);
+    broker.deliver();
+    assert.deepEqual(ws.seqs('h:t'), [1, 2, 3, 4]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /no fence from the broker/);
+  });
+
+  it('asks one fence for a storm of recoveries that read the same history', async () => {
+    const { broker, recovering, publish, warnings } = setup();
+    await publish('h:t', 3);
+    broker.drop();
+    broker.holdHistory = true;
+    const sockets = Array.from({ length: 100 }, () => recovering('h:t', 0).ws);
+    await waitFor('read dispatched', () => broker.historyReads === 1);
+    await broker.publish('other', Buffer.from('x')); // in flight: the fence waits behind it
+    broker.releaseHistory();
+    await waitFor('history sent', () => sockets.every((ws) => ws.seqs('h:t').length === 3));
+    assert.equal(broker.fences, 1);
+    assert.ok(!sockets.some(recovered));
+    broker.deliver();
+    await waitFor('all recovered', () => sockets.every(recovered));
+    assert.deepEqual(warnings, []);
+  });
+
+  it('goes live with a warning when the fence does not answer in time, and a stopped worker warns of nothing', async () => {
+    const recover = (recovery: RecoveryManager) => {
+      const ws = new MemoryTransport().socket();
+      recovery.open(ws, ['h:t'], { since: new Map([['h:t', 0]]), closed: false });
+      return ws;
+    };
+    const broker = new ScriptedBroker(() => true);
+    broker.holdFence = true;
+    await broker.publish('h:t', Buffer.from('a'));
+    broker.drop();
+    const { log, warnings } = warnLog();
+    const deps = { broker, reader: new HistoryReader(broker, 100, 0), log, fenceTimeoutMs: 50 };
+    const ws = recover(new RecoveryManager(deps));
+    await settle();
+    assert.ok(!recovered(ws));
+    await waitFor('recovered', () => recovered(ws));
+    assert.match(warnings.join(), /no fence from the broker/);
+
+    const stopping = new RecoveryManager(deps);
+    const stopped = recover(stopping);
+    await settle();
+    stopping.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(!recovered(stopped));
+    assert.equal(warnings.length, 1, 'no warning after stop');
   });
 
   it('tells the client of a gap when history no longer reaches back, then sends what is retained', async () => {

@@ -245,6 +245,24 @@ describe('sharded subscriptions', () => {
     assert.equal(t.node('A').calls.length, 1, 'sent again');
   });
 
+  it('names the masters holding a topic\'s channels (where a fence PINGs), none for a topic not wanted, undefined for an orphaned slot', async () => {
+    const t = setup();
+    let topic = '';
+    for (let i = 0; !topic; i++) if ((keySlot(`p:h:${i}`) < 8192) !== (keySlot(`p:{h:${i}}`) < 8192)) topic = `h:${i}`;
+    const wait = t.subs.subscribe(topic);
+    t.flush();
+    t.node('A').replyAll();
+    t.node('B').replyAll();
+    await wait;
+    assert.deepEqual(t.subs.nodesOf(topic)?.sort(), ['A', 'B']);
+    assert.deepEqual(t.subs.nodesOf('h:not-wanted'), []);
+    const orphaned = setup(() => undefined);
+    void orphaned.subs.subscribe(topic);
+    orphaned.flush();
+    assert.equal(orphaned.subs.nodesOf(topic), undefined);
+    orphaned.subs.close();
+  });
+
   it('waits for the slot map when no master serves a slot, and reports it', async () => {
     const t = setup(() => undefined);
     const [topic] = topicsOn('A', 1);

@@ -56,6 +56,11 @@ export class PlainSubscriber implements TopicSubscriber {
     this.set.unsubscribe(topic);
   }
 
+  /** One connection carries every topic. PING is valid in subscriber mode; refused at once while the connection is down (no offline queue). */
+  async fence(): Promise<void> {
+    await this.link.redis.ping();
+  }
+
   close(): void {
     this.link.close();
   }

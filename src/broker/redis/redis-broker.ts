@@ -115,6 +115,16 @@ export class RedisBroker implements Broker {
     this.subscriber?.unsubscribe(topic);
   }
 
+  /**
+   * A PING on the subscriber connection that carries the topic. Whatever this instance learned
+   * of was published before Redis served that read or publish, so before it serves the PING:
+   * the message was pushed to the connection ahead of the PING's answer.
+   */
+  async fence(topic: string): Promise<void> {
+    // Without a subscriber connection nothing is delivered here, so nothing is outstanding.
+    await this.subscriber?.fence(topic);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.subscriber?.close();

@@ -98,6 +98,17 @@ export class ShardSubscriptions {
     return channels !== undefined && channels.every((c) => this.confirmed.has(c));
   }
 
+  /** The masters that hold the topic's channels now ([] when the topic is not wanted); undefined while one of its slots has none. */
+  nodesOf(topic: string): string[] | undefined {
+    const keys = new Set<string>();
+    for (const channel of this.wanted.get(topic) ?? []) {
+      const key = this.slots.get(keySlot(channel))?.node;
+      if (key === undefined) return undefined;
+      keys.add(key);
+    }
+    return [...keys];
+  }
+
   /** Resolves once the cluster confirmed every channel of the topic; rejects when a master refused it. */
   subscribe(topic: string): Promise<void> {
     if (this.isConfirmed(topic)) return Promise.resolve();

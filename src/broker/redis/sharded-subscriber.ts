@@ -79,6 +79,18 @@ export class ShardedSubscriber implements TopicSubscriber {
     this.subscriptions.unsubscribe(topic);
   }
 
+  /** A PING to each master holding one of the topic's channels (raw and sequenced may live on two). */
+  async fence(topic: string): Promise<void> {
+    const keys = this.subscriptions.nodesOf(topic);
+    if (keys === undefined) throw new Error(`no master serves a slot of topic ${topic} now`);
+    await Promise.all(
+      keys.map((key) => {
+        const link = this.links.get(key);
+        return link ? link.redis.ping() : Promise.reject(new Error(`no subscriber connection to ${key}`));
+      }),
+    );
+  }
+
   close(): void {
     this.closed = true;
     this.subscriptions.close();

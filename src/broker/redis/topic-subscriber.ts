@@ -9,6 +9,12 @@ export interface TopicSubscriber {
   /** Resolves once Redis confirmed every channel of the topic on the current connection(s). */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): void;
+  /**
+   * Resolves when Redis answered a PING on every connection that carries the topic's channels:
+   * it queues that answer behind the messages it already pushed there, and ioredis hands those
+   * to the message handler before it settles the PING.
+   */
+  fence(topic: string): Promise<void>;
   readonly state: BrokerState;
   readonly reconnects: number;
   /** (S)SUBSCRIBE and (S)UNSUBSCRIBE commands sent so far (batched), for metrics and tests. */
