@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Raises the kernel limits that cap how many connections a herald box holds, sized from the
-# target (src/capacity/kernel-limits.ts, the table herald's start-up check also uses). It never
-# lowers anything, and prints the reason for every line it changes.
+# target (src/capacity/kernel-limits.ts, the table herald's start-up check also uses), and turns on
+# net.ipv4.tcp_migrate_req, without which a rolling restart resets the connections still waiting
+# in a replaced worker's accept queue (ECONNRESET). It never lowers anything, and prints the
+# reason for every line it changes.
 #   scripts/tune-linux.sh --dry-run                     print the plan, change nothing (no root needed)
 #   scripts/tune-linux.sh                               apply it now (sysctl -p), as root
 #   scripts/tune-linux.sh --persist                     also write /etc/sysctl.d/90-herald.conf and, when needed,

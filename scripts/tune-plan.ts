@@ -1,16 +1,17 @@
 /**
  * The planner behind scripts/tune-linux.sh: reads the kernel's current values
  * (from /proc/sys, or a copy of it), sizes src/capacity/kernel-limits.ts's
- * table for the target and prints a sysctl.d file in which every changed line
- * has its reason above it and unchanged limits are listed as comments. It
- * only raises, and prints in the table's order, so the same input gives the
- * same output.
+ * tables (the limits, then the settings herald relies on such as
+ * tcp_migrate_req) for the target and prints a sysctl.d file in which every
+ * changed line has its reason above it and unchanged ones are listed as
+ * comments. It only raises, and prints in the tables' order, so the same
+ * input gives the same output.
  *   node dist/scripts/tune-plan.js --connections 20000 [--workers 16] [--loopback [--sources 4]] [--proc-sys DIR]
  *   node dist/scripts/tune-plan.js --limits ...   the /etc/security/limits.d file instead (empty when nothing is needed)
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { nofileNeeded, planKernelLimits, PROCESS_RESERVE_FILES, type LimitPlan, type LimitTarget } from '../src/capacity/kernel-limits';
+import { nofileNeeded, planKernelTuning, PROCESS_RESERVE_FILES, type LimitPlan, type LimitTarget } from '../src/capacity/kernel-limits';
 import { readOpenFileLimit } from '../src/capacity/fd-limits';
 import { sysctlReader } from '../src/capacity/sysctl-reader';
 
@@ -90,7 +91,7 @@ function main(): void {
     return;
   }
   const root = values['proc-sys']!;
-  const plans = planKernelLimits(target, sysctlReader(root));
+  const plans = planKernelTuning(target, sysctlReader(root));
   if (plans.length === 0) throw new Error(`no sysctl found under ${root}: is it a /proc/sys tree?`);
   process.stdout.write(sysctlPlanText(target, plans, root, files));
 }

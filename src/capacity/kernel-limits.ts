@@ -117,6 +117,22 @@ export const KERNEL_LIMITS: readonly KernelLimit[] = [
   },
 ];
 
+/**
+ * Kernel settings that cap nothing but that herald relies on: planned by
+ * scripts/tune-linux.sh with the limits above (same rules: only raised, the
+ * reason printed above the line), but left out of the start-up check and the
+ * benchmarks' pre-flight, which are about capacity.
+ */
+export const KERNEL_SETTINGS: readonly KernelLimit[] = [
+  {
+    key: 'net.ipv4.tcp_migrate_req',
+    why:
+      'connections whose TCP handshake is done but which a worker has not accepted yet when it stops listening (a rolling restart replaces it): ' +
+      '1 moves them to another worker on the port (SO_REUSEPORT); 0, the default, resets them (the client sees ECONNRESET and must reconnect). Linux 5.14 and later',
+    need: (_t, cur) => floor([1], cur),
+  },
+];
+
 export interface LimitPlan {
   key: string;
   why: string;
@@ -130,8 +146,17 @@ export interface LimitPlan {
 
 /** Plans every limit of the table that applies to the target and exists on this kernel, in table order. */
 export function planKernelLimits(t: LimitTarget, read: SysctlReader = sysctlReader()): LimitPlan[] {
+  return plan(KERNEL_LIMITS, t, read);
+}
+
+/** What scripts/tune-linux.sh plans: the limits, then the settings (KERNEL_SETTINGS), in table order. */
+export function planKernelTuning(t: LimitTarget, read: SysctlReader = sysctlReader()): LimitPlan[] {
+  return [...plan(KERNEL_LIMITS, t, read), ...plan(KERNEL_SETTINGS, t, read)];
+}
+
+function plan(table: readonly KernelLimit[], t: LimitTarget, read: SysctlReader): LimitPlan[] {
   const plans: LimitPlan[] = [];
-  for (const limit of KERNEL_LIMITS) {
+  for (const limit of table) {
     if (limit.applies && !limit.applies(t)) continue;
     const current = read(limit.key);
     if (current === undefined) continue; // e.g. no conntrack module loaded: nothing to size

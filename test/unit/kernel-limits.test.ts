@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkKernelLimits, KERNEL_LIMITS, planKernelLimits, type LimitTarget } from '../../src/capacity/kernel-limits';
+import { checkKernelLimits, KERNEL_LIMITS, KERNEL_SETTINGS, planKernelLimits, planKernelTuning, type LimitTarget } from '../../src/capacity/kernel-limits';
 import { sysctlReader } from '../../src/capacity/sysctl-reader';
 
 const TUNE = path.join(__dirname, '..', '..', '..', 'scripts', 'tune-linux.sh');
@@ -24,6 +24,7 @@ const DEFAULTS: Record<string, string> = {
   'vm.overcommit_memory': '0',
   'net.netfilter.nf_conntrack_max': '262144',
   'net.netfilter.nf_conntrack_count': '0',
+  'net.ipv4.tcp_migrate_req': '0',
 };
 
 /** A copy of /proc/sys holding `values`, as the tune script's HERALD_PROC_SYS takes it. */
@@ -91,12 +92,23 @@ describe('kernel limits: one table, sized from the target, only raising', () => 
     assert.ok(!planKernelLimits(target(1_000_000), sysctlReader(fake(noModule))).some((p) => p.key === 'net.netfilter.nf_conntrack_max'));
   });
 
+  it('turns on tcp_migrate_req for the tune script only: it caps nothing, so the start-up check and pre-flight leave it out', () => {
+    const plans = planKernelTuning(target(20_000), sysctlReader(fake(DEFAULTS)));
+    assert.deepEqual(plans.filter((p) => !p.ok).map((p) => [p.key, p.next]), [['net.ipv4.tcp_migrate_req', '1']]);
+    assert.deepEqual(plans.map((p) => p.key).slice(0, -1), planKernelLimits(target(20_000), sysctlReader(fake(DEFAULTS))).map((p) => p.key), 'the limits first, then the settings');
+    assert.ok(planKernelTuning(target(20_000), sysctlReader(fake({ ...DEFAULTS, 'net.ipv4.tcp_migrate_req': '1' }))).every((p) => p.ok));
+    const { ['net.ipv4.tcp_migrate_req']: _gone, ...oldKernel } = DEFAULTS;
+    assert.ok(!planKernelTuning(target(20_000), sysctlReader(fake(oldKernel))).some((p) => p.key === 'net.ipv4.tcp_migrate_req'), 'before Linux 5.14: no such key, nothing planned');
+    assert.ok(!planKernelLimits(target(20_000), sysctlReader(fake(DEFAULTS))).some((p) => p.key === 'net.ipv4.tcp_migrate_req'));
+    assert.deepEqual(checkKernelLimits({ targetConnections: 20_000, workers: 16, nofileSoft: 1_048_576, nofileHard: 1_048_576 }, sysctlReader(fake(DEFAULTS))), []);
+  });
+
   it('is the table the README documents', () => {
     const readme = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
     const start = readme.indexOf('### Kernel and file limits');
     const section = readme.slice(start, readme.indexOf('\n#', start + 1));
     const documented = [...section.matchAll(/^\| `([a-z0-9_.-]+)` \|/gm)].map((m) => m[1]);
-    assert.deepEqual(documented, KERNEL_LIMITS.map((l) => l.key));
+    assert.deepEqual(documented, [...KERNEL_LIMITS, ...KERNEL_SETTINGS].map((l) => l.key));
   });
 
   it('feeds the start-up check: each finding carries the line that lifts it', () => {
@@ -124,21 +136,29 @@ describe('scripts/tune-linux.sh on a copy of /proc/sys', () => {
     assert.equal(tune(['--dry-run', '--connections', '1000000', '--workers', '16']).out, a.out, 'same input, same output');
     const lines = a.out.split('\n');
     const changed = lines.map((l, i) => [l, i] as const).filter(([l]) => /^[a-z]/.test(l));
-    assert.deepEqual(changed.map(([l]) => l), ['net.ipv4.tcp_mem = 1000000 1500000 2000000', 'net.netfilter.nf_conntrack_max = 2000000']);
+    assert.deepEqual(changed.map(([l]) => l), ['net.ipv4.tcp_mem = 1000000 1500000 2000000', 'net.netfilter.nf_conntrack_max = 2000000', 'net.ipv4.tcp_migrate_req = 1']);
     for (const [line, i] of changed) {
       const key = line.split(' = ')[0];
       assert.match(lines[i - 1], /^# now .*; needs >= /, `${key}: current and need above it`);
       assert.match(lines[i - 2], new RegExp(`^# ${key.replace(/\./g, '\\.')}: \\S.{20,}`), `${key}: reason above it`);
     }
     assert.doesNotMatch(a.out, /tcp_rmem|tcp_wmem|overcommit|tw_reuse/);
-    assert.match(a.out, /dry run: nothing changed \(2 sysctl line\(s\) would be applied\)/);
+    assert.match(a.out, /dry run: nothing changed \(3 sysctl line\(s\) would be applied\)/);
   });
 
-  it('plans nothing for 20,000 connections on the same box', () => {
+  it('plans only tcp_migrate_req for 20,000 connections on the same box, and nothing once it is on', () => {
     const r = tune(['--dry-run', '--connections', '20000', '--workers', '16']);
     assert.equal(r.code, 0, r.err);
-    assert.doesNotMatch(r.out, /^[a-z]/m);
-    assert.match(r.out, /every kernel limit is already enough/);
+    assert.deepEqual(r.out.match(/^[a-z].*$/gm), ['net.ipv4.tcp_migrate_req = 1']);
+    const on = fakeProcSys({ ...DEFAULTS, 'net.ipv4.tcp_migrate_req': '1' });
+    try {
+      const r2 = tune(['--dry-run', '--connections', '20000', '--workers', '16'], { HERALD_PROC_SYS: on });
+      assert.equal(r2.code, 0, r2.err);
+      assert.doesNotMatch(r2.out, /^[a-z]/m);
+      assert.match(r2.out, /every kernel limit is already enough/);
+    } finally {
+      fs.rmSync(on, { recursive: true, force: true });
+    }
   });
 
   it('refuses to apply a plan made from a copy, and leaves the copy untouched', () => {
