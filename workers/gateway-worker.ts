@@ -2,6 +2,7 @@
  * One gateway worker: the only place that creates a worker's parts and wires
  * them together. Forked by the primary; never run on its own.
  */
+import v8 from 'node:v8';
 import { ConnectionAuth } from '../src/auth/connection-auth';
 import type { Broker, BrokerHandlers, BrokerMessage } from '../src/broker/broker';
 import { HistoryRules } from '../src/broker/history-rules';
@@ -23,6 +24,7 @@ import { TopicPatterns } from '../src/protocol/topic-patterns';
 import { drainRate } from '../src/runtime/drain-rate';
 import type { DrainMode } from '../src/runtime/drain-mode';
 import { IpcDispatcher } from '../src/runtime/ipc-dispatcher';
+import { QuietCollector } from '../src/runtime/quiet-collector';
 import { SampledLog } from '../src/runtime/sampled-log';
 import { ShutdownList } from '../src/runtime/shutdown-list';
 import type { ConnectionObserver } from '../src/transport/connection-data';
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
   const guard = new FdGuard({ gateway, stats, limit: limit.soft, reserve: config.capacity.fdReserve, log });
   guard.start();
   shutdown.add('fd guard', () => guard.stop());
+  startQuietCollector(config.quietCollectSeconds, stats, shutdown, log);
   log.info({ port, scheme: scheme(config.tls), capacity, nofile: limit.soft }, 'worker listening');
   send({ type: 'listening', port, capacity });
 
@@ -182,3 +185,19 @@ main().catch((err: Error) => {
   // Give the IPC message a moment to leave before exiting.
   setTimeout(() => process.exit(78), 100);
 });
+
+/** The quiet-time heap collection (config quietCollectSeconds); the primary forks workers with --expose-gc for it. */
+function startQuietCollector(seconds: number, stats: WorkerStats, shutdown: ShutdownList, log: Logger): void {
+  if (seconds === 0) return;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return void log.warn('quietCollectSeconds is set but this worker has no gc() (not started with --expose-gc): no quiet collection');
+  const collector = new QuietCollector({
+    // Changes on every open (accepted +1 counts twice, connections +1) and every close (connections -1).
+    churn: () => stats.upgradesAccepted * 2 - stats.connections,
+    heapUsed: () => v8.getHeapStatistics().used_heap_size,
+    collect: gc,
+    quietMs: seconds * 1000,
+    log,
+  });
+  shutdown.add('quiet collector', collector.start());
+}

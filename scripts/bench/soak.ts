@@ -4,9 +4,12 @@
  * (about 556 per second), each connecting, receiving 3 broadcasts and closing, while
  * 1,000 stayers hold on for the whole run and count every broadcast they miss.
  *
- * It reports each worker's RSS, V8 heap and file descriptors at the start (stayers
- * connected, before the churn), the middle (before the Redis restart) and the end
- * (churn over, settled), and fails when memory did not come back to its start within
+ * Before the measured churn, a warm-up churn (20,000 connections by default) brings
+ * the workers to their steady state: code compiled, pools and heap sized for the
+ * load. It reports each worker's RSS, V8 heap and file descriptors cold (stayers
+ * connected, before anything churned), at the start (after the warm-up, settled), the
+ * middle (before the Redis restart) and the end (churn over, settled), and fails when
+ * memory did not come back to its start within
  * --rss-tolerance-mb per worker, when a descriptor stayed behind, or when a stayer
  * lost a broadcast that Redis accepted. Writes docs/benchmarks/soak-<date>.md and .json.
  *
@@ -30,6 +33,8 @@ import { fileStamp } from './lib/figures';
 interface Args {
   minutes: number;
   total: number;
+  warmup: number;
+  settleS: number;
   rate: number;
   stayers: number;
   workers: number;
@@ -46,6 +51,9 @@ const USAGE = `usage: npm run bench:soak -- [options]
   --minutes M           how long the churn runs (default 30)
   --total N             connections churned in total (default 1000000); the rate is N / (M * 60)
   --rate R              churned connections per second instead (then N = R * M * 60)
+  --warmup W            connections churned at the same rate before the start reading, on top of N (default 20000)
+  --settle S            seconds of no churn before the start and end readings (default 45: herald's
+                        quietCollectSeconds, 30, plus 15)
   --stayers S           connections held for the whole run, checked for lost broadcasts (default 1000)
   --workers W           herald workers (default 2)
   --messages K          broadcasts each churned connection waits for before closing (default 3)
@@ -59,7 +67,7 @@ Short functional run: npm run bench:soak -- --minutes 2 --total 20000`;
 
 function parseSoakArgs(argv: string[]): Args {
   const { values: v } = parseCli(argv, {
-    minutes: { type: 'string' }, total: { type: 'string' }, rate: { type: 'string' }, stayers: { type: 'string' },
+    minutes: { type: 'string' }, total: { type: 'string' }, warmup: { type: 'string' }, settle: { type: 'string' }, rate: { type: 'string' }, stayers: { type: 'string' },
     workers: { type: 'string' }, messages: { type: 'string' }, 'broadcast-ms': { type: 'string' }, 'max-pending': { type: 'string' },
     'rss-tolerance-mb': { type: 'string' }, 'sample-seconds': { type: 'string' }, timeout: { type: 'string' }, out: { type: 'string' },
   }, USAGE);
@@ -68,6 +76,8 @@ function parseSoakArgs(argv: string[]): Args {
   const a: Args = {
     minutes: numberOption(v, 'minutes', 30, positive),
     total: numberOption(v, 'total', 1_000_000, count),
+    warmup: numberOption(v, 'warmup', 20_000, { min: 0, integer: true }),
+    settleS: numberOption(v, 'settle', 45, { min: 0 }),
     rate: numberOption(v, 'rate', 0, positive),
     stayers: numberOption(v, 'stayers', 1000, count),
     workers: numberOption(v, 'workers', 2, count),
@@ -81,7 +91,7 @@ function parseSoakArgs(argv: string[]): Args {
   };
   if (a.rate > 0) a.total = Math.trunc(a.rate * a.minutes * 60);
   else a.rate = a.total / (a.minutes * 60);
-  a.timeoutS ||= Math.ceil(a.minutes * 60 + 600);
+  a.timeoutS ||= Math.ceil(a.minutes * 60 + a.warmup / a.rate + 2 * a.settleS + 600);
   return a;
 }
 
@@ -166,11 +176,7 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   const windowSeqs: number[] = [];
   let seq = 0;
   let refused = 0;
-  const broadcaster = setInterval(() => {
-    const s = ++seq;
-    const window = inWindow;
-    publisher.publish('herald:broadcast', `soak:${s}`).then(() => (window ? windowSeqs : accepted).push(s), () => refused++);
-  }, a.broadcastMs);
+  let broadcaster: NodeJS.Timeout | undefined;
 
   // What the client last said, by message type.
   const heard: { ready?: Extract<FromClient, { type: 'stayers-ready' }>; progress?: Extract<FromClient, { type: 'progress' }>; done?: Extract<FromClient, { type: 'done' }> } = {};
@@ -180,7 +186,7 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
     else heard.done = msg;
   });
   procs.client = client;
-  const config: SoakClientConfig = { url: herald.url, stayers: a.stayers, total: a.total, rate: a.rate, messages: a.messages, maxPending: a.maxPending, sourceIps: sourceIps(16) };
+  const config: SoakClientConfig = { url: herald.url, stayers: a.stayers, rate: a.rate, messages: a.messages, maxPending: a.maxPending, sourceIps: sourceIps(16) };
   client.send({ type: 'start', config });
   const until = (what: string, check: () => boolean, ms: number) =>
     (async () => {
@@ -194,19 +200,41 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   await until('stayers', () => heard.ready !== undefined, 120_000);
   const ready = heard.ready!;
   result.stayers.connected = ready.connected;
+  // Broadcasts start once every stayer is connected: a stayer can only be said to lose what was sent after it joined.
+  broadcaster = setInterval(() => {
+    const s = ++seq;
+    const window = inWindow;
+    publisher.publish('herald:broadcast', `soak:${s}`).then(() => (window ? windowSeqs : accepted).push(s), () => refused++);
+  }, a.broadcastMs);
   log(`${ready.connected} stayers connected (${ready.failed} failed); settling 10 s`);
   await sleep(10_000);
 
-  const t0 = Date.now();
+  const markLine = (s: Sample) => s.workers.map((w) => `worker ${w.pid} RSS ${MB(w.rssBytes)} heap ${MB(w.heapUsedBytes)} fds ${w.fds}`).join('; ');
+  const churn = (): ChurnCounts | undefined => heard.progress?.churn;
+  const inFlight = () => (churn()?.open ?? 0) + (churn()?.pending ?? 0);
+  const churnedAll = () => churn()?.opened ?? 0;
+  const settled = async (upTo: number) => {
+    await until('the churn', () => churnedAll() >= upTo && inFlight() === 0, (upTo / a.rate) * 2000 + 120_000);
+    await sleep(a.settleS * 1000);
+  };
+  let t0 = Date.now();
+  result.marks.cold = await sample(herald, 0, t0);
+  log(`cold: ${markLine(result.marks.cold)}`);
+  if (a.warmup > 0) {
+    log(`warm-up: churning ${a.warmup} connections at ${a.rate.toFixed(1)}/s, then settling ${a.settleS} s`);
+    client.send({ type: 'churn', upTo: a.warmup });
+    await settled(a.warmup);
+  }
+
+  t0 = Date.now();
   result.marks.start = await sample(herald, 0, t0);
   result.series.push(result.marks.start);
-  log(`start: ${result.marks.start.workers.map((w) => `worker ${w.pid} RSS ${MB(w.rssBytes)} heap ${MB(w.heapUsedBytes)} fds ${w.fds}`).join('; ')}`);
-  client.send({ type: 'churn' });
+  log(`start: ${markLine(result.marks.start)}`);
+  client.send({ type: 'churn', upTo: a.warmup + a.total });
   log(`churning ${a.total} connections at ${a.rate.toFixed(1)}/s for ${a.minutes} min`);
 
-  const churn = (): ChurnCounts | undefined => heard.progress?.churn;
-  const churned = () => churn()?.opened ?? 0;
-  const inFlight = () => (churn()?.open ?? 0) + (churn()?.pending ?? 0);
+  /** churned since the start reading (the warm-up not counted) */
+  const churned = () => Math.max(0, churnedAll() - a.warmup);
   let nextSample = Date.now() + a.sampleSeconds * 1000;
   while (churned() < a.total || inFlight() > 0) {
     if (herald.died()) throw new Error(herald.died()!);
@@ -237,8 +265,8 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
     }
     await sleep(200);
   }
-  log('churn over; settling 15 s with the stayers still receiving');
-  await sleep(15_000);
+  log(`churn over; settling ${a.settleS} s with the stayers still receiving`);
+  await sleep(a.settleS * 1000);
   result.marks.end = await sample(herald, churned(), t0);
   result.series.push(result.marks.end);
   clearInterval(broadcaster);

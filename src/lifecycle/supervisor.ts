@@ -235,7 +235,7 @@ export class Supervisor {
   private fork(slot: Slot): void {
     const worker = fork(WORKER_SCRIPT, [], {
       env: { ...process.env, HERALD_WORKER_ID: String(slot.id) },
-      execArgv: [...process.execArgv, ...this.deps.config.workerNodeOptions.split(' ').filter(Boolean)],
+      execArgv: workerExecArgv(process.execArgv, this.deps.config),
       serialization: 'advanced',
     });
     // A send racing the worker's exit fails with an 'error' event; unhandled, it would kill the primary.
@@ -298,4 +298,11 @@ export class Supervisor {
 /** A timer that does not keep the process alive. */
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** A worker's Node flags: the primary's own, then workerNodeOptions, and --expose-gc for the quiet collection. */
+export function workerExecArgv(primaryArgv: readonly string[], config: Pick<HeraldConfig, 'workerNodeOptions' | 'quietCollectSeconds'>): string[] {
+  const flags = [...primaryArgv, ...config.workerNodeOptions.split(' ').filter(Boolean)];
+  if (config.quietCollectSeconds > 0 && !flags.includes('--expose-gc')) flags.push('--expose-gc');
+  return flags;
 }

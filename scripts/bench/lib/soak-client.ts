@@ -6,7 +6,7 @@
  * - Churners connect at a steady rate, each waits for a few broadcasts, then closes
  *   cleanly (1000) and is gone: the connection churn whose memory must not stay behind.
  *
- * Talks to the parent over IPC: `start` -> `stayers-ready`, then `churn` starts the churn,
+ * Talks to the parent over IPC: `start` -> `stayers-ready`, then `churn` churns up to a count (the warm-up, then the rest),
  * `progress` comes every 5 s, and `stop` -> `done` with the totals and the accepted
  * broadcasts that stayers lack.
  */
@@ -15,8 +15,6 @@ import WebSocket from 'ws';
 export interface SoakClientConfig {
   url: string;
   stayers: number;
-  /** churned connections to open in total, at `rate` per second */
-  total: number;
   rate: number;
   /** broadcasts a churner waits for before closing */
   messages: number;
@@ -53,7 +51,7 @@ export interface Missing {
  * `windowSeqs`: broadcasts accepted while Redis had just come back, before every worker had
  * resubscribed; a miss there is documented behaviour and counted apart.
  */
-export type ToClient = { type: 'start'; config: SoakClientConfig } | { type: 'churn' } | { type: 'stop'; acceptedSeqs: number[]; windowSeqs: number[] };
+export type ToClient = { type: 'start'; config: SoakClientConfig } | { type: 'churn'; upTo: number } | { type: 'stop'; acceptedSeqs: number[]; windowSeqs: number[] };
 
 const MAX_SEQ = 1 << 20;
 const BROADCAST = /^soak:(\d+)$/;
@@ -160,11 +158,12 @@ function run(config: SoakClientConfig): void {
 
   process.on('message', (msg: ToClient) => {
     if (msg.type === 'churn') {
-      // Steady rate: every 10 ms, open what the schedule says is due, within the handshake budget.
-      const started = Date.now();
+      // Steady rate: every 10 ms, open what the schedule says is due, within the handshake budget, up to churned connection `upTo`.
+      clearInterval(churnTimer);
+      const started = Date.now(), from = churn.opened;
       churnTimer = setInterval(() => {
         if (stopping) return;
-        const due = Math.min(config.total, Math.floor(((Date.now() - started) / 1000) * config.rate));
+        const due = Math.min(msg.upTo, from + Math.floor(((Date.now() - started) / 1000) * config.rate));
         while (churn.opened < due && churn.pending < config.maxPending) openChurner();
       }, 10);
       return;

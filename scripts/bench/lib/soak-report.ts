@@ -36,7 +36,8 @@ export interface SoakResult {
   /** `lost` counts stayer copies missing outside the resubscribe window (a failure); the window's are counted apart. */
   broadcasts: { published: number; refused: number; lost: number; stayersMissing: number; lostSeqs: number[]; inResubscribeWindow: number; lostInResubscribeWindow: number };
   redisRestart: { atChurned: number; downMs: number; healthUnhealthyAfterMs: number | null; healthyAgainAfterMs: number | null } | null;
-  marks: { start: Sample | null; middle: Sample | null; end: Sample | null };
+  /** cold: stayers connected, nothing churned yet (shown, not judged); start: after the warm-up churn, settled */
+  marks: { cold?: Sample | null; start: Sample | null; middle: Sample | null; end: Sample | null };
   series: Sample[];
   durationMs: number;
 }
@@ -53,13 +54,20 @@ export function growth(r: SoakResult): { pid: number; rss: number; heap: number;
   return start.workers.map((w, i) => ({ pid: w.pid, rss: end.workers[i].rssBytes - w.rssBytes, heap: end.workers[i].heapUsedBytes - w.heapUsedBytes, fds: end.workers[i].fds - w.fds }));
 }
 
-/** Per worker: RSS late in the churn minus RSS early in it (samples nearest 25% and 95% churned, same load). */
+/**
+ * Per worker: the lowest RSS sampled in the last quarter of the churn minus the lowest in the
+ * second quarter. Under churn the V8 heap saws up and down between major collections (several
+ * MB per worker), so two single samples compare points on that saw; its troughs rise only if
+ * memory grows with the connections churned.
+ */
 export function churnGrowth(r: SoakResult, total: number): { pid: number; rss: number; fromChurned: number; toChurned: number }[] {
-  const during = r.series.filter((s) => s.churned > 0 && s.churned < total);
-  const nearest = (fraction: number) => during.reduce<Sample | undefined>((best, s) => (!best || Math.abs(s.churned - fraction * total) < Math.abs(best.churned - fraction * total) ? s : best), undefined);
-  const [early, late] = [nearest(0.25), nearest(0.95)];
-  if (!early || !late || early === late) return [];
-  return early.workers.map((w, i) => ({ pid: w.pid, rss: late.workers[i].rssBytes - w.rssBytes, fromChurned: early.churned, toChurned: late.churned }));
+  const lowest = (from: number, to: number) => {
+    const window = r.series.filter((s) => s.churned >= from * total && s.churned < to * total && s !== r.marks.start);
+    return window.length ? r.series[0].workers.map((_, i) => window.reduce((low, s) => (s.workers[i].rssBytes < low.workers[i].rssBytes ? s : low))) : undefined;
+  };
+  const [early, late] = [lowest(0.25, 0.5), lowest(0.75, 1)];
+  if (!early || !late) return [];
+  return early.map((s, i) => ({ pid: s.workers[i].pid, rss: late[i].workers[i].rssBytes - s.workers[i].rssBytes, fromChurned: s.churned, toChurned: late[i].churned }));
 }
 
 /** Everything that makes the run a failure; empty for a pass. */
@@ -79,7 +87,7 @@ export function verdict(r: SoakResult, rssToleranceBytes: number, total: number)
     if (g.fds !== 0) problems.push(`worker ${g.pid}: ${g.fds > 0 ? '+' : ''}${g.fds} file descriptors from start to end`);
   }
   for (const g of churnGrowth(r, total)) {
-    if (g.rss > rssToleranceBytes) problems.push(`worker ${g.pid}: RSS ${signedMb(g.rss)} between ${int(g.fromChurned)} and ${int(g.toChurned)} churned (grows with the churn)`);
+    if (g.rss > rssToleranceBytes) problems.push(`worker ${g.pid}: lowest RSS ${signedMb(g.rss)} from the second quarter of the churn (${int(g.fromChurned)} churned) to the last (${int(g.toChurned)}): grows with the churn`);
   }
   const pids = (s: Sample | null) => s?.workers.map((w) => w.pid).join(',');
   if (r.marks.start && r.marks.end && pids(r.marks.start) !== pids(r.marks.end)) problems.push('a worker was replaced during the run');
@@ -89,7 +97,8 @@ export function verdict(r: SoakResult, rssToleranceBytes: number, total: number)
 export function markdown(r: SoakResult): string {
   const out: string[] = [];
   const m = r.machine;
-  out.push(`# Soak benchmark: ${int(r.churn?.opened ?? 0)} connections churned`, '');
+  const warmup = Number(r.options.warmup ?? 0);
+  out.push(`# Soak benchmark: ${int((r.churn?.opened ?? 0) - warmup)} connections churned${warmup ? ` after a warm-up of ${int(warmup)}` : ''}`, '');
   out.push(`- Result: **${r.ok ? 'PASS' : 'FAIL'}**${r.failure ? ` — ${r.failure}` : ''}`);
   out.push(`- Date: ${r.date}; run took ${(r.durationMs / 60000).toFixed(1)} min`);
   out.push(`- Command: \`${r.command}\``);
@@ -98,7 +107,7 @@ export function markdown(r: SoakResult): string {
   out.push('', '## Churn and broadcasts', '');
   const c = r.churn;
   if (c) {
-    out.push(`- Churned: opened ${int(c.opened)}, completed ${int(c.completed)} (each got ${String(r.options.messages)} broadcasts, then closed with 1000), failed ${JSON.stringify(c.failed)}, dropped early ${JSON.stringify(c.droppedEarly)}`);
+    out.push(`- Churned: opened ${int(c.opened)} (warm-up included), completed ${int(c.completed)} (each got ${String(r.options.messages)} broadcasts, then closed with 1000), failed ${JSON.stringify(c.failed)}, dropped early ${JSON.stringify(c.droppedEarly)}`);
   }
   out.push(`- Stayers: ${int(r.stayers.connected)} of ${int(r.stayers.wanted)} connected, ${int(r.stayers.openAtEnd)} still open at the end${Object.keys(r.stayers.closes).length ? `, closes ${JSON.stringify(r.stayers.closes)}` : ''}`);
   const b = r.broadcasts;
@@ -116,9 +125,10 @@ export function markdown(r: SoakResult): string {
   }
   out.push('');
   for (const g of growth(r)) out.push(`- Worker ${g.pid}, end minus start: RSS ${signedMb(g.rss)}, heap ${signedMb(g.heap)}, fds ${g.fds}`);
-  for (const g of churnGrowth(r, Number(r.options.total))) out.push(`- Worker ${g.pid}, during the churn: RSS ${signedMb(g.rss)} from ${int(g.fromChurned)} to ${int(g.toChurned)} churned`);
+  for (const g of churnGrowth(r, Number(r.options.total))) out.push(`- Worker ${g.pid}, during the churn: lowest RSS in the last quarter minus lowest in the second (at ${int(g.fromChurned)} and ${int(g.toChurned)} churned): ${signedMb(g.rss)}`);
   const peak = r.series.reduce((max, s) => Math.max(max, ...s.workers.map((w) => w.rssBytes)), 0);
   out.push(`- Highest worker RSS in any sample: ${mb(peak)} (${r.series.length} samples, every ${String(r.options.sampleSeconds)} s, in the JSON file)`);
-  out.push('', 'Start: stayers connected, before the churn. Middle: just before Redis was restarted. End: churn over, every churned connection closed, after a settle.', '');
+  const settle = `${String(r.options.settleS ?? 15)} s without churn`;
+  out.push('', `Cold: stayers connected, nothing churned yet (shown for reference; a fresh worker still compiles code and sizes its heap and pools). Start: after the warm-up churn and ${settle}. Middle: just before Redis was restarted. End: churn over, every churned connection closed, after ${settle}. The verdict compares end with start.`, '');
   return out.join('\n');
 }
