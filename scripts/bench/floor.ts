@@ -16,14 +16,16 @@
  *      connection: completion time of each, server CPU per delivered message
  *   -> stop everything
  *
- * Both servers get the same liveness (idle timeout and automatic pings), by
- * default herald's shipped one, so idle CPU compares the same work. Servers,
+ * Every server gets the same liveness (idle timeout and automatic pings), by
+ * default herald's shipped one, so idle CPU compares the same work, and bare
+ * uWS gets herald workers' V8 flags (a small young generation). Servers,
  * clients and redis-server start in this process's session (see
  * lib/scheduling.ts). Writes <out-dir>/floor-<N>-<date>.{json,md}; holds the
  * benchmark lock; kills everything it started on every way out.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { describeSchema } from '../../src/config';
 import { choiceOption, numberOption, parseCli, parseOrExit, stringOption, UsageError } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { runBenchmark } from './lib/bench-run';
@@ -41,6 +43,8 @@ import { fileStamp, median, ratio } from './lib/figures';
 const SERVERS = ['herald', 'herald-envelope', 'uws-bare'] as const;
 type Server = (typeof SERVERS)[number];
 const SERVER_LABEL: Record<Server, string> = { herald: 'herald', 'herald-envelope': 'herald envelope', 'uws-bare': 'bare uWS' };
+/** herald's shipped workerNodeOptions, given to the bare uWS processes too */
+const HERALD_WORKER_NODE_FLAGS = String(describeSchema().find((k) => k.key === 'workerNodeOptions')!.default).split(' ').filter(Boolean);
 /** herald's shipped liveness.idleTimeoutSeconds (with pings) */
 const HERALD_IDLE_TIMEOUT_S = 120;
 
@@ -179,7 +183,12 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
   live.stop = stop;
   try {
     redis = await startRedis();
-    srv = await startServer(server === 'uws-bare' ? server : 'herald', r.processes, redis.url, { idleTimeoutS: a.idleTimeoutS });
+    srv = await startServer(server === 'uws-bare' ? server : 'herald', r.processes, redis.url, {
+      idleTimeoutS: a.idleTimeoutS,
+      // The same V8 young-generation size as herald's workers: with V8's default, the bare processes
+      // started ~7 MB larger each and shrank during the ramp, so memory per connection came out negative.
+      ...(server === 'uws-bare' ? { nodeFlags: HERALD_WORKER_NODE_FLAGS } : {}),
+    });
     const s = srv;
     const url = server === 'herald-envelope' ? `${s.url}?format=envelope` : s.url;
     publisher = await createPublisher(redis.url, { channel: 'herald:broadcast', topic: 'broadcast', apiKey: null });
@@ -263,17 +272,17 @@ function medianOf(runs: FloorRun[], server: Server, client: ClientKind, f: (r: F
 export function tables(runs: FloorRun[], clients: ClientKind[], servers: Server[]): string[] {
   const out: string[] = [];
   const row = (r: FloorRun): string =>
-    `| ${SERVER_LABEL[r.server]} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
+    `| ${SERVER_LABEL[r.server]} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.rssAfterIdleBytes === null ? 'n/a' : `${Math.round(r.rssAfterIdleBytes / 2 ** 20)} MiB`} | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
   const [first, ...others] = servers;
   for (const client of new Set(clients)) {
     const ratioRow = (other: Server): string => {
       const both = (f: (r: FloorRun) => number | null): string => `**${ratio(medianOf(runs, first, client, f), medianOf(runs, other, client, f))}**`;
-      return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`;
+      return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => r.rssAfterIdleBytes)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`;
     };
     out.push(
       `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
-      '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | RSS holding them (all processes) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...runs.filter((r) => r.client === client).map(row),
       ...others.map(ratioRow),
       '',
@@ -294,8 +303,9 @@ function markdown(x: { a: Args; command: string; date: string; machine: string; 
     ...(x.failure ? [`- **Run failed:** ${x.failure}`] : []),
     `- Date: ${x.date}`, `- Command: \`${x.command}\``, `- Machine: ${x.machine}`, `- ${formatScheduling(x.scheduling)}`,
     `- Liveness: ${liveness}.`,
+    ...(x.a.servers.includes('uws-bare') ? [`- V8 flags: bare uWS processes run with herald workers' default \`${HERALD_WORKER_NODE_FLAGS.join(' ')}\`.`] : []),
     `- Clients: ${[...new Set(x.runs.map((r) => `\`${r.clientCommand}\``))].join('; ')}`,
-    `- Figures: connect all = client start until every connection was open; memory = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window minus before the ramp, per connection; idle CPU = server user+sys CPU seconds per second over that window; broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
+    `- Figures: connect all = client start until every connection was open; memory per conn = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window minus before the ramp, per connection (meaningless when the processes shrink during the ramp by more than the connections add); RSS holding them = that end reading itself; idle CPU = server user+sys CPU seconds per second over that window; broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
     ...tables(x.runs, x.a.clients, x.a.servers),
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger';
 import { processBeat, type Beat } from './beat';
 
-/** Heap growth since the last collection below which a quiet worker is left alone. */
+/** Heap growth over its lowest since the last collection below which a quiet worker is left alone. */
 export const QUIET_COLLECT_MIN_GROWTH_BYTES = 4 * 2 ** 20;
 
 export interface QuietCollectorDeps {
@@ -30,7 +30,8 @@ export interface QuietCollectorDeps {
 export class QuietCollector {
   private lastChurn: number;
   private quietSince: number;
-  private heapAfterCollect: number;
+  /** Lowest heap seen since the last collection: what is live, near enough (V8's own major collections reach it too). */
+  private heapLow: number;
   private readonly now: () => number;
   collections = 0;
 
@@ -38,7 +39,7 @@ export class QuietCollector {
     this.now = deps.now ?? Date.now;
     this.lastChurn = deps.churn();
     this.quietSince = this.now();
-    this.heapAfterCollect = deps.heapUsed();
+    this.heapLow = deps.heapUsed();
   }
 
   start(): () => void {
@@ -47,20 +48,19 @@ export class QuietCollector {
 
   /** One check; true when it collected. */
   tick(): boolean {
-    const churn = this.deps.churn(), now = this.now();
+    const churn = this.deps.churn(), now = this.now(), heap = this.deps.heapUsed();
+    // Not the heap at start-up: that still holds the start-up's garbage, and made every later growth look small.
+    this.heapLow = Math.min(this.heapLow, heap);
     if (churn !== this.lastChurn) {
       this.lastChurn = churn;
       this.quietSince = now;
       return false;
     }
-    if (now - this.quietSince < this.deps.quietMs) return false;
-    const before = this.deps.heapUsed();
-    if (before - this.heapAfterCollect < QUIET_COLLECT_MIN_GROWTH_BYTES) return false;
-    const t0 = this.now();
+    if (now - this.quietSince < this.deps.quietMs || heap - this.heapLow < QUIET_COLLECT_MIN_GROWTH_BYTES) return false;
     this.deps.collect();
-    this.heapAfterCollect = this.deps.heapUsed();
+    this.heapLow = this.deps.heapUsed();
     this.collections++;
-    this.deps.log.debug({ heapBefore: before, heapAfter: this.heapAfterCollect, ms: this.now() - t0 }, 'quiet worker: heap collected');
+    this.deps.log.debug({ heapBefore: heap, heapAfter: this.heapLow, ms: this.now() - now }, 'quiet worker: heap collected');
     return true;
   }
 }

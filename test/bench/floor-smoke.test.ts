@@ -23,6 +23,7 @@ test('bench:floor at 500 connections: both servers with both clients, every broa
     assert.match(r.stdout, /On herald, TypeScript client \/ C client: connect-all \*\*[\d.]+x\*\*/);
     const json = readdirSync(dir).find((f) => /^floor-500-.*\.json$/.test(f));
     assert.ok(json && readdirSync(dir).includes(json.replace(/json$/, 'md')));
+    assert.match(readFileSync(path.join(dir, json.replace(/json$/, 'md')), 'utf8'), /V8 flags: bare uWS processes run with herald workers' default `--max-semi-space-size=1`/);
     const runs: FloorRun[] = JSON.parse(readFileSync(path.join(dir, json), 'utf8')).runs;
     // The server order flips between the two clients.
     assert.deepEqual(runs.map((x) => `${x.client}:${x.server}`), ['c:herald', 'c:uws-bare', 'ts:uws-bare', 'ts:herald']);

@@ -56,6 +56,8 @@ function deathWatch(child: ChildProcess): () => string | null {
  */
 export interface ServerOptions {
   idleTimeoutS?: number;
+  /** Node flags for the bare uWS peer's processes (its launcher's, which the processes it forks inherit). */
+  nodeFlags?: string[];
 }
 
 export async function startServer(name: ServerName, processes: number, redisUrl: string, o: ServerOptions = {}): Promise<RunningServer> {
@@ -94,9 +96,10 @@ async function startPeer(name: ServerName, processes: number, redisUrl: string, 
   const spec = PEERS[name];
   if (!spec) throw new Error(`unknown server ${name}`);
   if (o.idleTimeoutS !== undefined && name !== 'uws-bare') throw new Error(`${name}: no liveness setting (only herald and uws-bare have one)`);
+  if (o.nodeFlags?.length && name !== 'uws-bare') throw new Error(`${name}: Node flags are passed to uws-bare only`);
   const port = await freePort();
   const liveness = o.idleTimeoutS === undefined ? [] : ['--idle-timeout', String(o.idleTimeoutS)];
-  const child = spawnGroup(process.execPath, [spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST, ...liveness], {
+  const child = spawnGroup(process.execPath, [...(o.nodeFlags ?? []), spec.launcher, '--port', String(port), '--redis', redisUrl, '--processes', String(processes), '--host', HOST, ...liveness], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail = stderrTail(child);
