@@ -195,7 +195,12 @@ function startQuietCollector(seconds: number, stats: WorkerStats, shutdown: Shut
     // Changes on every open (accepted +1 counts twice, connections +1) and every close (connections -1).
     churn: () => stats.upgradesAccepted * 2 - stats.connections,
     heapUsed: () => v8.getHeapStatistics().used_heap_size,
-    collect: gc,
+    // Twice: the second collection releases the pages the first one emptied (measured: heap committed
+    // 8.5 -> 5.5 MB and RSS 3.5 MB lower than after one, for ~6 ms more).
+    collect: () => {
+      gc();
+      gc();
+    },
     quietMs: seconds * 1000,
     log,
   });
