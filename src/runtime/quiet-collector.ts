@@ -8,7 +8,7 @@ export interface QuietCollectorDeps {
   /** A number that changes whenever a connection opens or closes. */
   churn: () => number;
   heapUsed: () => number;
-  /** A full V8 collection (global.gc with --expose-gc). */
+  /** Full V8 collection (global.gc, with --expose-gc). */
   collect: () => void;
   /** How long churn must have stopped before collecting. */
   quietMs: number;
@@ -23,8 +23,8 @@ export interface QuietCollectorDeps {
  * a recovery session) outlive the young generation of a busy worker and sit in
  * the old one until V8's next major collection, which a worker that then stays
  * idle may not run for hours: after a million churned connections its RSS stayed
- * ~10 MB above where it started (bench:soak). Collecting once, when churn has
- * stopped and the heap has grown, gives that memory back while nothing waits on
+ * ~10 MB above where it started (bench:soak). Collecting once per quiet spell,
+ * when churn has stopped and the heap has grown, gives that memory back while nothing waits on
  * the worker; a worker under steady churn is left to V8's own schedule.
  */
 export class QuietCollector {
@@ -33,7 +33,6 @@ export class QuietCollector {
   /** Lowest heap seen since the last collection: what is live, near enough (V8's own major collections reach it too). */
   private heapLow: number;
   private readonly now: () => number;
-  collections = 0;
 
   constructor(private readonly deps: QuietCollectorDeps) {
     this.now = deps.now ?? Date.now;
@@ -59,7 +58,6 @@ export class QuietCollector {
     if (now - this.quietSince < this.deps.quietMs || heap - this.heapLow < QUIET_COLLECT_MIN_GROWTH_BYTES) return false;
     this.deps.collect();
     this.heapLow = this.deps.heapUsed();
-    this.collections++;
     this.deps.log.debug({ heapBefore: heap, heapAfter: this.heapLow, ms: this.now() - now }, 'quiet worker: heap collected');
     return true;
   }
