@@ -176,7 +176,6 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   const windowSeqs: number[] = [];
   let seq = 0;
   let refused = 0;
-  let broadcaster: NodeJS.Timeout | undefined;
 
   // What the client last said, by message type.
   const heard: { ready?: Extract<FromClient, { type: 'stayers-ready' }>; progress?: Extract<FromClient, { type: 'progress' }>; done?: Extract<FromClient, { type: 'done' }> } = {};
@@ -201,7 +200,7 @@ async function run(a: Args, result: SoakResult, procs: Running): Promise<void> {
   const ready = heard.ready!;
   result.stayers.connected = ready.connected;
   // Broadcasts start once every stayer is connected: a stayer can only be said to lose what was sent after it joined.
-  broadcaster = setInterval(() => {
+  const broadcaster = setInterval(() => {
     const s = ++seq;
     const window = inWindow;
     publisher.publish('herald:broadcast', `soak:${s}`).then(() => (window ? windowSeqs : accepted).push(s), () => refused++);
