@@ -2,9 +2,12 @@
 // lists (see compact-histogram.ts); merge-stats.ts combines them in the coordinator.
 import { CompactHistogram } from './compact-histogram';
 
+// Read once: performance.timeOrigin is a checked getter, and nowUs runs for every message.
+const TIME_ORIGIN_MS = performance.timeOrigin;
+
 /** Microsecond wall clock shared by publisher and receivers (same host, same clock). */
 export function nowUs(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.round((TIME_ORIGIN_MS + performance.now()) * 1000);
 }
 
 export interface SeqFigures {
