@@ -8,7 +8,7 @@ export interface QuietCollectorDeps {
   /** A number that changes whenever a connection opens or closes. */
   churn: () => number;
   heapUsed: () => number;
-  /** Full V8 collection (global.gc, with --expose-gc). */
+  /** Frees the garbage and gives its pages back (the worker: global.gc twice, with --expose-gc). */
   collect: () => void;
   /** How long churn must have stopped before collecting. */
   quietMs: number;
@@ -18,14 +18,15 @@ export interface QuietCollectorDeps {
 }
 
 /**
- * One full heap collection once a worker goes quiet after connection churn.
+ * A full heap collection once a worker goes quiet after connection churn.
  * A closed connection's JavaScript objects (its user data, the socket wrapper,
  * a recovery session) outlive the young generation of a busy worker and sit in
  * the old one until V8's next major collection, which a worker that then stays
  * idle may not run for hours: after a million churned connections its RSS stayed
  * ~10 MB above where it started (bench:soak). Collecting once per quiet spell,
- * when churn has stopped and the heap has grown, gives that memory back while nothing waits on
- * the worker; a worker under steady churn is left to V8's own schedule.
+ * when churn has stopped and the heap has grown, gives that memory back while
+ * nothing waits on the worker; a worker under steady churn is left to V8's own
+ * schedule.
  */
 export class QuietCollector {
   private lastChurn: number;
