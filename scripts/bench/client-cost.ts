@@ -25,7 +25,7 @@ import path from 'node:path';
 import { choiceOption, numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
-import { buildCClient, CLIENT_KINDS, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { buildCClient, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
 import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
 import { machineDescription } from './lib/compare-report';
 import { sumCpuTimes } from './lib/proc-stats';
@@ -46,7 +46,10 @@ and their ratio. Build first: npm run build.
 
   -c, --connections N    connections each client opens (default 20000)
   --server NAME          ${SERVERS.join(' | ')} (default uws-bare)
-  --clients LIST         which clients, in order (default ts,c)
+  --clients LIST         which clients, in order: ts, c, node-min (default ts,c). node-min is
+                         the least a Node client can do on the same handles and decoder
+                         (peers/node-min-client.ts, one process: N <= 19000); it splits
+                         TypeScript/C into Node's own cost and the load client's
   --reps R               repetitions; the order is swapped on every other one (default 1)
   --broadcasts B         broadcasts per client run (default 10)
   --idle S               seconds idle after the ramp, for idle CPU (default 2)
@@ -86,7 +89,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = {
     connections: numberOption(v, 'connections', 20_000, { min: 1, integer: true }),
     server: choiceOption(v, 'server', SERVERS, 'uws-bare'),
-    clients: clientsOption(v, [...CLIENT_KINDS]),
+    clients: clientsOption(v, ['ts', 'c']),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 10, { min: 1, integer: true }),
     idleS: numberOption(v, 'idle', 2),
@@ -208,18 +211,23 @@ function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
   });
 }
 
+const CLIENT_NAMES: Record<ClientKind, string> = { ts: 'TypeScript (npm run loadtest)', c: 'C (ws-client.c)', 'node-min': 'minimal Node (node-min-client)' };
+
 const fig = (x: number | null, unit: string): string => (x === null ? 'n/a' : `${+x.toFixed(2)} ${unit}`);
 
 function table(sums: ClientSummary[]): string[] {
   const rows = [
     '| client | runs | start-up CPU | CPU per connect (ramp) | per connect with start-up | CPU per received message | idle CPU |',
     '|---|---|---|---|---|---|---|',
-    ...sums.map((s) => `| ${s.client === 'ts' ? 'TypeScript (npm run loadtest)' : 'C (ws-client.c)'} | ${s.runs} | ${fig(s.startupCpuSeconds, 's')} | ${fig(s.connectCpuUs, 'us')} | ${fig(s.connectWithStartupCpuUs, 'us')} | ${fig(s.messageCpuUs, 'us')} | ${fig(s.idleCpuPerSecond, 'CPU s/s')} |`),
+    ...sums.map((s) => `| ${CLIENT_NAMES[s.client]} | ${s.runs} | ${fig(s.startupCpuSeconds, 's')} | ${fig(s.connectCpuUs, 'us')} | ${fig(s.connectWithStartupCpuUs, 'us')} | ${fig(s.messageCpuUs, 'us')} | ${fig(s.idleCpuPerSecond, 'CPU s/s')} |`),
   ];
-  const ts = sums.find((s) => s.client === 'ts'), c = sums.find((s) => s.client === 'c');
+  const of = (k: ClientKind): ClientSummary | undefined => sums.find((s) => s.client === k);
+  const ts = of('ts'), c = of('c'), min = of('node-min');
   if (ts && c) {
     rows.push('', `TypeScript / C: **${ratio(ts.connectCpuUs, c.connectCpuUs)}** per connect over the ramp (${ratio(ts.connectWithStartupCpuUs, c.connectWithStartupCpuUs)} with process start-up), **${ratio(ts.messageCpuUs, c.messageCpuUs)}** per received message (target: at most 1.5x).`);
   }
+  if (min && c) rows.push('', `Minimal Node / C (what Node itself costs): ${ratio(min.connectCpuUs, c.connectCpuUs)} per connect over the ramp, ${ratio(min.messageCpuUs, c.messageCpuUs)} per received message.`);
+  if (ts && min) rows.push('', `TypeScript / minimal Node (what the load client's own work costs): ${ratio(ts.connectCpuUs, min.connectCpuUs)} per connect over the ramp, ${ratio(ts.messageCpuUs, min.messageCpuUs)} per received message.`);
   return rows;
 }
 

@@ -109,7 +109,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = {
     connections: numberOption(v, 'connections', 1_000_000, { min: 1, integer: true }),
     servers: serversOption(stringOption(v, 'servers', 'herald,uws-bare')),
-    clients: clientsOption(v, ['c', 'ts']),
+    clients: clientsOption(v, ['c', 'ts'], ['c', 'ts']),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
     idleS: numberOption(v, 'idle', 30, { min: 1 }),

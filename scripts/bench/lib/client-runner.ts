@@ -17,19 +17,21 @@ import { listOption, UsageError, type ParsedCli } from '../../lib/cli';
 import { processTree, sumCpuTimes } from './proc-stats';
 import { sleep, spawnGroup, stopGroup } from './process-groups';
 
-export const CLIENT_KINDS = ['ts', 'c'] as const;
+/** ts: npm run loadtest; c: the C reference; node-min: the least a Node client does (one process, calibration only) */
+export const CLIENT_KINDS = ['ts', 'c', 'node-min'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
 
-/** --clients: a list of client kinds, each checked. */
-export function clientsOption(values: ParsedCli['values'], dflt: ClientKind[]): ClientKind[] {
+/** --clients: a list of client kinds, each one of `allowed`. */
+export function clientsOption(values: ParsedCli['values'], dflt: ClientKind[], allowed: readonly ClientKind[] = CLIENT_KINDS): ClientKind[] {
   const clients = listOption(values, 'clients', dflt);
-  for (const c of clients) if (!CLIENT_KINDS.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${CLIENT_KINDS.join(', ')})`);
+  for (const c of clients) if (!allowed.includes(c as ClientKind)) throw new UsageError(`--clients: unknown client ${c} (${allowed.join(', ')})`);
   return clients as ClientKind[];
 }
 
 const DIST_SCRIPTS = path.resolve(__dirname, '..', '..'); // dist/scripts
 const SOURCE_ROOT = path.resolve(DIST_SCRIPTS, '..', '..');
 const TS_CLIENT = path.join(DIST_SCRIPTS, 'loadtest.js');
+const NODE_MIN_CLIENT = path.join(DIST_SCRIPTS, 'bench', 'peers', 'node-min-client.js');
 const C_BUILD = path.join(SOURCE_ROOT, 'scripts', 'bench', 'peers', 'c-client', 'build.sh');
 const PROGRESS_MS = 100;
 
@@ -75,6 +77,7 @@ function commandFor(kind: ClientKind, s: ClientSpec, cBinary: string): [string, 
   const common = ['--connections', String(s.connections), '--source-ips', s.sourceIps.join(','), '--rate', String(s.rate),
     '--max-pending', String(s.maxPending), '--per-process', String(s.perProcess)];
   if (kind === 'ts') return [process.execPath, [TS_CLIENT, ...common, '--duration', '0', '--progress-interval', String(PROGRESS_MS / 1000), s.url]];
+  if (kind === 'node-min') return [process.execPath, [NODE_MIN_CLIENT, ...common, '--progress-ms', String(PROGRESS_MS), s.url]];
   return [cBinary, [...common, '--progress-ms', String(PROGRESS_MS), s.url]];
 }
 
@@ -101,7 +104,7 @@ export function startClient(kind: ClientKind, spec: ClientSpec, cBinary: string)
   });
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const shown = (a: string): string => (a === TS_CLIENT ? 'dist/scripts/loadtest.js' : a === cBinary ? 'ws-client' : a === spec.sourceIps.join(',') ? ipSummary(spec.sourceIps) : a);
+  const shown = (a: string): string => (a === TS_CLIENT ? 'dist/scripts/loadtest.js' : a === NODE_MIN_CLIENT ? 'dist/scripts/bench/peers/node-min-client.js' : a === cBinary ? 'ws-client' : a === spec.sourceIps.join(',') ? ipSummary(spec.sourceIps) : a);
   return {
     kind,
     pid: child.pid!,
