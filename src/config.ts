@@ -123,7 +123,7 @@ const schema = {
     env: 'HERALD_WORKER_NODE_OPTIONS',
   },
   quietCollectSeconds: {
-    doc: 'A worker whose connections have neither opened nor closed for this many seconds, and whose V8 heap grew by 4 MB or more since it last collected, runs two full garbage collections back to back (the second gives back the pages the first emptied; about 6 to 9 ms each for a 3 to 22 MB heap on the test machine), so that memory churned connections left behind goes back to the system instead of waiting for V8\'s next major collection. 0 turns it off. Workers get --expose-gc for it.',
+    doc: 'A worker whose connections have neither opened nor closed for this many seconds, and which since it last collected saw 1,000 or more connections open or close or its V8 heap grow by 4 MB or more, runs two full garbage collections back to back (the second gives back the pages the first emptied; about 6 to 9 ms each for a 3 to 22 MB heap on the test machine), so that memory churned connections left behind goes back to the system instead of waiting for V8\'s next major collection. 0 turns it off. Workers get --expose-gc for it.',
     format: intRange(0, 86_400),
     default: 30,
     env: 'HERALD_QUIET_COLLECT_SECONDS',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { workerExecArgv } from '../../src/lifecycle/supervisor';
 import { createLogger } from '../../src/logger';
-import { QUIET_COLLECT_MIN_GROWTH_BYTES, QuietCollector } from '../../src/runtime/quiet-collector';
+import { QUIET_COLLECT_MIN_CHURN, QUIET_COLLECT_MIN_GROWTH_BYTES, QuietCollector } from '../../src/runtime/quiet-collector';
 
 const MB = 2 ** 20;
 
@@ -50,6 +50,23 @@ describe('quiet collector', () => {
     w.heap += QUIET_COLLECT_MIN_GROWTH_BYTES - 1;
     for (let s = 0; s < 60; s++) assert.equal(tick(), false);
     assert.equal(w.collections, 0);
+  });
+
+  it('collects after enough connections opened or closed, however little the heap grew, once per such spell', () => {
+    const { w, tick } = fakeWorker(5000);
+    w.churn += QUIET_COLLECT_MIN_CHURN - 1;
+    w.heap += MB;
+    for (let s = 0; s < 10; s++) assert.equal(tick(), false, 'one connection short of the churn threshold');
+    w.churn++;
+    for (let s = 0; s < 10; s++) tick();
+    assert.equal(w.collections, 1);
+    // The next ramp counts from this collection, not from the start.
+    w.churn += QUIET_COLLECT_MIN_CHURN / 2;
+    for (let s = 0; s < 10; s++) tick();
+    assert.equal(w.collections, 1);
+    w.churn += QUIET_COLLECT_MIN_CHURN / 2;
+    for (let s = 0; s < 10; s++) tick();
+    assert.equal(w.collections, 2);
   });
 
   it('measures growth from the lowest heap it has seen, not from the start-up heap', () => {
