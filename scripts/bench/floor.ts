@@ -11,6 +11,8 @@
  *   fresh redis-server, the server with ceil(N / per-server-process) processes
  *   -> settle until the server's memory is flat, baseline memory
  *   -> start the client: connect-all time (client start until N are open)
+ *   -> optionally A s after the ramp: server CPU (one-off work after a ramp,
+ *      such as herald's quiet-time collection, apart from the idle figure)
  *   -> idle S s: server memory per connection, server CPU while idle
  *   -> B broadcasts, each published once the previous one reached every
  *      connection: completion time of each, server CPU per delivered message
@@ -63,7 +65,10 @@ uWS by default). Build first: npm run build.
   --clients LIST           c (ws-client.c), ts (npm run loadtest), or both, in order (default c,ts)
   --reps R                 repetitions of the whole set (default 1)
   --broadcasts B           broadcasts per run, each once the previous one reached everyone (default 3)
-  --idle S                 seconds idle after the ramp: memory reading and idle CPU window (default 30)
+  --after-ramp A           seconds between the ramp and the idle window, their server CPU reported on its
+                           own (default 0: the idle window starts with the last connection); 40 puts
+                           herald's quiet-time collection (30 s after the last connection) before it
+  --idle S                 seconds idle after the ramp (and A): memory reading and idle CPU window (default 30)
   --idle-timeout S         liveness for every server: idle timeout with pings, 0 for none (default ${HERALD_IDLE_TIMEOUT_S}, herald's default)
   --per-server-process K   connections per server process (default 16000, under the 20,000-file limit)
   --per-client-process K   connections per client process, both clients (default 19000)
@@ -84,6 +89,7 @@ interface Args {
   clients: ClientKind[];
   reps: number;
   broadcasts: number;
+  afterRampS: number;
   idleS: number;
   idleTimeoutS: number;
   perServerProcess: number;
@@ -100,7 +106,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli(argv, {
     connections: { type: 'string', short: 'c' }, servers: { type: 'string' }, clients: { type: 'string' }, reps: { type: 'string' }, broadcasts: { type: 'string' }, idle: { type: 'string' },
-    'idle-timeout': { type: 'string' }, 'per-server-process': { type: 'string' }, 'per-client-process': { type: 'string' },
+    'after-ramp': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'per-server-process': { type: 'string' }, 'per-client-process': { type: 'string' },
     rate: { type: 'string' }, 'max-pending': { type: 'string' }, settle: { type: 'string' }, autogroup: { type: 'string' },
     'out-dir': { type: 'string' }, timeout: { type: 'string' }, lock: { type: 'string' },
   }, USAGE);
@@ -112,6 +118,7 @@ function parseArgs(argv: string[]): Args {
     clients: clientsOption(v, ['c', 'ts'], ['c', 'ts']),
     reps: numberOption(v, 'reps', 1, { min: 1, integer: true }),
     broadcasts: numberOption(v, 'broadcasts', 3, { min: 1, integer: true }),
+    afterRampS: numberOption(v, 'after-ramp', 0, { min: 0 }),
     idleS: numberOption(v, 'idle', 30, { min: 1 }),
     idleTimeoutS,
     perServerProcess: numberOption(v, 'per-server-process', 16_000, { min: 100, max: 19_000, integer: true }),
@@ -125,7 +132,7 @@ function parseArgs(argv: string[]): Args {
     lock: stringOption(v, 'lock', BENCH_LOCK),
   };
   // Per run: start-up and settle, a ramp at >= 1,000/s (the TS client's slowest measured), idle, broadcasts of <= 60 s each.
-  const perRunS = 90 + a.settleS + a.connections / 1000 + a.idleS + a.broadcasts * (10 + a.connections / 16_000);
+  const perRunS = 90 + a.settleS + a.connections / 1000 + a.afterRampS + a.idleS + a.broadcasts * (10 + a.connections / 16_000);
   a.timeoutMin = numberOption(v, 'timeout', Math.ceil((perRunS * a.servers.length * a.clients.length * a.reps) / 60 + 5), { min: 1 });
   return a;
 }
@@ -155,6 +162,8 @@ export interface FloorRun {
   ussPerConn: number | null;
   rssBaselineBytes: number | null;
   rssAfterIdleBytes: number | null;
+  /** server CPU seconds per second between the ramp and the idle window (--after-ramp), null without one */
+  afterRampCores: number | null;
   /** server CPU seconds per second over the idle window: cores in use */
   idleCores: number | null;
   /** publish until the client's counters showed every copy, per broadcast (100 ms progress lines) */
@@ -169,7 +178,7 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
   const n = a.connections;
   const r: FloorRun = {
     server, client, rep, processes: serverProcessesFor(n, a.perServerProcess), ok: false, failure: null, connected: 0, connectAllSeconds: null,
-    rssPerConn: null, ussPerConn: null, rssBaselineBytes: null, rssAfterIdleBytes: null, idleCores: null, completionSeconds: [], delivered: 0,
+    rssPerConn: null, ussPerConn: null, rssBaselineBytes: null, rssAfterIdleBytes: null, afterRampCores: null, idleCores: null, completionSeconds: [], delivered: 0,
     serverCpuUsPerMessage: null, clientCpuUsPerMessage: null, clientCommand: '',
   };
   let redis: RunningRedis | null = null, srv: RunningServer | null = null, c: RunningClient | null = null, publisher: Publisher | null = null;
@@ -205,11 +214,10 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
     r.connected = cl.latest().connected;
     if (!all) throw new Error(`connected ${r.connected}/${n} (errors ${cl.latest().errors}, failed ${cl.latest().failed}) ${cl.exited() ?? 'before the timeout'}`);
     r.connectAllSeconds = +((Date.now() - t0) / 1000).toFixed(2);
-    log(`  ${server} / ${client}: ${n} connected in ${r.connectAllSeconds} s; idle ${a.idleS} s`);
+    log(`  ${server} / ${client}: ${n} connected in ${r.connectAllSeconds} s; ${a.afterRampS ? `${a.afterRampS} s after the ramp, then ` : ''}idle ${a.idleS} s`);
 
-    const idleCpu0 = sumCpuTimes(s.pids), idleT0 = Date.now();
-    await sleep(a.idleS * 1000);
-    r.idleCores = +((total(sumCpuTimes(s.pids)) - total(idleCpu0)) / ((Date.now() - idleT0) / 1000)).toFixed(3);
+    if (a.afterRampS > 0) r.afterRampCores = await serverCores(s.pids, a.afterRampS);
+    r.idleCores = await serverCores(s.pids, a.idleS);
     const after = sumProcMemory(s.pids);
     r.rssAfterIdleBytes = after.rssBytes;
     r.rssPerConn = Math.round((after.rssBytes - base.rssBytes) / r.connected);
@@ -243,6 +251,13 @@ async function runOne(server: Server, client: ClientKind, rep: number, block: nu
   return r;
 }
 
+/** The processes' user+sys CPU seconds per second over the next `seconds`. */
+async function serverCores(pids: number[], seconds: number): Promise<number> {
+  const cpu0 = total(sumCpuTimes(pids)), t0 = Date.now();
+  await sleep(seconds * 1000);
+  return +((total(sumCpuTimes(pids)) - cpu0) / ((Date.now() - t0) / 1000)).toFixed(3);
+}
+
 /**
  * Waits until the processes' total RSS moved by less than 1 MiB over 10 s, or
  * `maxS`; returns the seconds waited. A baseline taken while V8 still shrinks a
@@ -272,17 +287,17 @@ function medianOf(runs: FloorRun[], server: Server, client: ClientKind, f: (r: F
 export function tables(runs: FloorRun[], clients: ClientKind[], servers: Server[]): string[] {
   const out: string[] = [];
   const row = (r: FloorRun): string =>
-    `| ${SERVER_LABEL[r.server]} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.rssAfterIdleBytes === null ? 'n/a' : `${Math.round(r.rssAfterIdleBytes / 2 ** 20)} MiB`} | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
+    `| ${SERVER_LABEL[r.server]} | ${r.rep} | ${r.ok ? 'ok' : `FAILED: ${r.failure}`} | ${r.processes} | ${r.connected.toLocaleString('en-US')} | ${r.connectAllSeconds ?? 'n/a'} s | ${r.rssPerConn ?? 'n/a'} B (USS ${r.ussPerConn ?? 'n/a'} B) | ${r.rssAfterIdleBytes === null ? 'n/a' : `${Math.round(r.rssAfterIdleBytes / 2 ** 20)} MiB`} | ${r.completionSeconds.join(', ') || 'n/a'} s | ${r.serverCpuUsPerMessage ?? 'n/a'} us | ${r.afterRampCores ?? 'n/a'} | ${r.idleCores ?? 'n/a'} | ${r.clientCpuUsPerMessage ?? 'n/a'} us |`;
   const [first, ...others] = servers;
   for (const client of new Set(clients)) {
     const ratioRow = (other: Server): string => {
       const both = (f: (r: FloorRun) => number | null): string => `**${ratio(medianOf(runs, first, client, f), medianOf(runs, other, client, f))}**`;
-      return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => r.rssAfterIdleBytes)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.idleCores)} | |`;
+      return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => r.rssAfterIdleBytes)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.afterRampCores)} | ${both((r) => r.idleCores)} | |`;
     };
     out.push(
       `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
-      '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | RSS holding them (all processes) | broadcast completion | server CPU per delivered message | server CPU while idle (cores) | client CPU per message |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | RSS holding them (all processes) | broadcast completion | server CPU per delivered message | server CPU after the ramp (cores) | server CPU while idle (cores) | client CPU per message |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...runs.filter((r) => r.client === client).map(row),
       ...others.map(ratioRow),
       '',
@@ -305,7 +320,7 @@ function markdown(x: { a: Args; command: string; date: string; machine: string; 
     `- Liveness: ${liveness}.`,
     ...(x.a.servers.includes('uws-bare') ? [`- V8 flags: bare uWS processes run with herald workers' default \`${HERALD_WORKER_NODE_FLAGS.join(' ')}\`.`] : []),
     `- Clients: ${[...new Set(x.runs.map((r) => `\`${r.clientCommand}\``))].join('; ')}`,
-    `- Figures: connect all = client start until every connection was open; memory per conn = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window minus before the ramp, per connection (meaningless when the processes shrink during the ramp by more than the connections add); RSS holding them = that end reading itself; idle CPU = server user+sys CPU seconds per second over that window; broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
+    `- Figures: connect all = client start until every connection was open; memory per conn = server RSS (all its processes; herald's primary included) at the end of the ${x.a.idleS} s idle window${x.a.afterRampS ? ` (which began ${x.a.afterRampS} s after the last connection opened)` : ''} minus before the ramp, per connection (meaningless when the processes shrink during the ramp by more than the connections add); RSS holding them = that end reading itself; idle CPU = server user+sys CPU seconds per second over that window; CPU after the ramp = the same over the ${x.a.afterRampS} s before it (n/a without --after-ramp); broadcast completion = one PUBLISH to Redis until the client's progress counters (every 100 ms) showed every copy, each broadcast published once the previous one had arrived everywhere; CPU per message = server user+sys over the broadcasts / copies delivered.`, '',
     ...tables(x.runs, x.a.clients, x.a.servers),
   ].join('\n');
 }

@@ -15,7 +15,7 @@ test('bench:floor at 500 connections: both servers with both clients, every broa
   const dir = mkdtempSync(path.join(tmpdir(), 'floor-'));
   try {
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [CLI, '-c', '500', '--broadcasts', '2', '--idle', '1', '--settle', '0', '--out-dir', dir, '--lock', path.join(dir, 'lock')],
+      execFile(process.execPath, [CLI, '-c', '500', '--broadcasts', '2', '--after-ramp', '1', '--idle', '1', '--settle', '0', '--out-dir', dir, '--lock', path.join(dir, 'lock')],
         { timeout: 140_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr })));
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const client of ['C \\(ws-client\\.c\\)', 'TypeScript \\(npm run loadtest\\)']) assert.match(r.stdout, new RegExp(`### Client: ${client}`));
@@ -32,7 +32,7 @@ test('bench:floor at 500 connections: both servers with both clients, every broa
       assert.equal(x.connected, 500);
       assert.equal(x.delivered, 1000);
       assert.equal(x.completionSeconds.length, 2);
-      assert.ok(x.serverCpuUsPerMessage !== null && x.idleCores !== null && x.rssPerConn !== null);
+      assert.ok(x.serverCpuUsPerMessage !== null && x.afterRampCores !== null && x.idleCores !== null && x.rssPerConn !== null);
     }
     // Every peer server and client process is gone.
     const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => /uws-bare-server|(ws-client|loadtest\.js) --connections 500 /.test(l));
