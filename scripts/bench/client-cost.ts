@@ -25,7 +25,7 @@ import path from 'node:path';
 import { choiceOption, numberOption, parseCli, parseOrExit, stringOption } from '../lib/cli';
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { acquireBenchLock, BENCH_LOCK, type HeldLock } from './lib/bench-lock';
-import { buildCClient, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { buildCClient, CLIENT_LABEL, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
 import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
 import { machineDescription } from './lib/compare-report';
 import { sumCpuTimes } from './lib/proc-stats';
@@ -211,15 +211,13 @@ function summarize(runs: ClientRun[], clients: ClientKind[]): ClientSummary[] {
   });
 }
 
-const CLIENT_NAMES: Record<ClientKind, string> = { ts: 'TypeScript (npm run loadtest)', c: 'C (ws-client.c)', 'node-min': 'minimal Node (node-min-client)' };
-
 const fig = (x: number | null, unit: string): string => (x === null ? 'n/a' : `${+x.toFixed(2)} ${unit}`);
 
 function table(sums: ClientSummary[]): string[] {
   const rows = [
     '| client | runs | start-up CPU | CPU per connect (ramp) | per connect with start-up | CPU per received message | idle CPU |',
     '|---|---|---|---|---|---|---|',
-    ...sums.map((s) => `| ${CLIENT_NAMES[s.client]} | ${s.runs} | ${fig(s.startupCpuSeconds, 's')} | ${fig(s.connectCpuUs, 'us')} | ${fig(s.connectWithStartupCpuUs, 'us')} | ${fig(s.messageCpuUs, 'us')} | ${fig(s.idleCpuPerSecond, 'CPU s/s')} |`),
+    ...sums.map((s) => `| ${CLIENT_LABEL[s.client]} | ${s.runs} | ${fig(s.startupCpuSeconds, 's')} | ${fig(s.connectCpuUs, 'us')} | ${fig(s.connectWithStartupCpuUs, 'us')} | ${fig(s.messageCpuUs, 'us')} | ${fig(s.idleCpuPerSecond, 'CPU s/s')} |`),
   ];
   const of = (k: ClientKind): ClientSummary | undefined => sums.find((s) => s.client === k);
   const ts = of('ts'), c = of('c'), min = of('node-min');

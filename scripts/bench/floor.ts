@@ -32,7 +32,7 @@ import { choiceOption, numberOption, parseCli, parseOrExit, stringOption, UsageE
 import { createPublisher, type Publisher } from '../loadtest/publisher';
 import { runBenchmark } from './lib/bench-run';
 import { BENCH_LOCK } from './lib/bench-lock';
-import { buildCClient, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
+import { buildCClient, CLIENT_LABEL, clientsOption, startClient, type ClientKind, type RunningClient } from './lib/client-runner';
 import { serverProcessesFor, sourceIpsFor } from './lib/compare-scenario';
 import { machineDescription } from './lib/compare-report';
 import { sumCpuTimes, sumProcMemory } from './lib/proc-stats';
@@ -295,7 +295,7 @@ export function tables(runs: FloorRun[], clients: ClientKind[], servers: Server[
       return `| **${SERVER_LABEL[first]} / ${SERVER_LABEL[other]}** (medians) | | | | | ${both((r) => r.connectAllSeconds)} | ${both((r) => r.rssPerConn)} | ${both((r) => r.rssAfterIdleBytes)} | ${both((r) => median(r.completionSeconds))} | ${both((r) => r.serverCpuUsPerMessage)} | ${both((r) => r.afterRampCores)} | ${both((r) => r.idleCores)} | |`;
     };
     out.push(
-      `### Client: ${client === 'c' ? 'C (ws-client.c)' : 'TypeScript (npm run loadtest)'}`, '',
+      `### Client: ${CLIENT_LABEL[client]}`, '',
       '| server | rep | result | processes | connected | connect all | memory per conn (RSS) | RSS holding them (all processes) | broadcast completion | server CPU per delivered message | server CPU after the ramp (cores) | server CPU while idle (cores) | client CPU per message |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...runs.filter((r) => r.client === client).map(row),

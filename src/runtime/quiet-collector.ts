@@ -6,8 +6,9 @@ export const QUIET_COLLECT_MIN_GROWTH_BYTES = 4 * 2 ** 20;
 /**
  * Connections opened or closed since the last collection that make a quiet worker
  * collect, whatever its heap grew: a ramp of 15,000 connections grew a worker's heap
- * by less than 4 MB, yet the garbage it promoted held ~130 B of RSS per connection
- * until a collection gave it back (954 -> 824 B per connection, one worker, C client).
+ * by less than 4 MB, yet the garbage it promoted held ~110 B of RSS per connection
+ * until a collection gave it back (902 B per connection 5 s after the ramp, 793 B
+ * once collected; one worker, C client).
  */
 export const QUIET_COLLECT_MIN_CHURN = 1000;
 

@@ -1,7 +1,7 @@
 /** Runs fn after ms without keeping the process alive. */
 export type WindowTimer = (fn: () => void, ms: number) => void;
 
-const unrefTimeout: WindowTimer = (fn, ms) => void setTimeout(fn, Math.max(0, ms)).unref();
+const unrefTimeout: WindowTimer = (fn, ms) => void setTimeout(fn, ms).unref();
 
 /**
  * Fixed-window counter of client frames (data, ping and pong). Windows are shared by
@@ -10,16 +10,14 @@ const unrefTimeout: WindowTimer = (fn, ms) => void setTimeout(fn, Math.max(0, ms
  * the server's pings, and a counter kept on each socket would cost every connection
  * about 200 bytes for good.
  *
- * A timer ends the window: emptied only by the next frame, the map kept one entry
- * for every socket from one automatic ping to the next (measured: a 456 KB table for
- * 15,000 connections, ~30 B each, for good).
+ * A timer set when a window opens ends it: emptied only by the next frame, the map
+ * kept one entry for every socket from one automatic ping to the next (measured: a
+ * 456 KB table for 15,000 connections, ~30 B each, for good).
  */
 export class ClientRateLimiter {
   private readonly counts = new Map<object, number>();
   /** end of the current window; 0 when none is open (the next frame opens one) */
   private windowEnd = 0;
-  /** the window end a timer is set for, 0 when no timer is pending */
-  private timerFor = 0;
 
   constructor(private readonly maxPerWindow: number, private readonly windowMs: number, private readonly timer: WindowTimer = unrefTimeout) {}
 
@@ -27,11 +25,11 @@ export class ClientRateLimiter {
   allow(socket: object, now = Date.now()): boolean {
     if (now >= this.windowEnd) {
       this.counts.clear();
-      this.windowEnd = now + this.windowMs;
+      const end = (this.windowEnd = now + this.windowMs);
+      this.timer(() => this.windowTimerFired(end), this.windowMs);
     }
     const n = (this.counts.get(socket) ?? 0) + 1;
     this.counts.set(socket, n);
-    if (this.timerFor === 0) this.setTimer(now);
     return n <= this.maxPerWindow;
   }
 
@@ -45,19 +43,9 @@ export class ClientRateLimiter {
     return this.counts.size;
   }
 
-  private setTimer(now: number): void {
-    const end = this.windowEnd;
-    this.timerFor = end;
-    this.timer(() => this.windowTimerFired(end), end - now);
-  }
-
   private windowTimerFired(end: number): void {
-    this.timerFor = 0;
-    // A frame after `end` opened a later window before this ran: that one gets its own timer.
-    if (this.windowEnd !== end) {
-      if (this.windowEnd !== 0) this.setTimer(Date.now());
-      return;
-    }
+    // A late timer: a frame after `end` already opened the next window, which has its own.
+    if (this.windowEnd !== end) return;
     this.counts.clear();
     this.windowEnd = 0;
   }

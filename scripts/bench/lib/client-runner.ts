@@ -20,6 +20,8 @@ import { sleep, spawnGroup, stopGroup } from './process-groups';
 /** ts: npm run loadtest; c: the C reference; node-min: the least a Node client does (one process, calibration only) */
 export const CLIENT_KINDS = ['ts', 'c', 'node-min'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
+/** How reports name each client. */
+export const CLIENT_LABEL: Record<ClientKind, string> = { ts: 'TypeScript (npm run loadtest)', c: 'C (ws-client.c)', 'node-min': 'minimal Node (node-min-client)' };
 
 /** --clients: a list of client kinds, each one of `allowed`. */
 export function clientsOption(values: ParsedCli['values'], dflt: ClientKind[], allowed: readonly ClientKind[] = CLIENT_KINDS): ClientKind[] {
@@ -104,7 +106,7 @@ export function startClient(kind: ClientKind, spec: ClientSpec, cBinary: string)
   });
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const shown = (a: string): string => (a === TS_CLIENT ? 'dist/scripts/loadtest.js' : a === NODE_MIN_CLIENT ? 'dist/scripts/bench/peers/node-min-client.js' : a === cBinary ? 'ws-client' : a === spec.sourceIps.join(',') ? ipSummary(spec.sourceIps) : a);
+  const shown = (a: string): string => (a === TS_CLIENT || a === NODE_MIN_CLIENT ? path.relative(SOURCE_ROOT, a) : a === cBinary ? 'ws-client' : a === spec.sourceIps.join(',') ? ipSummary(spec.sourceIps) : a);
   return {
     kind,
     pid: child.pid!,
